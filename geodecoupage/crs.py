@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-import pyproj
 import geopandas as gpd
+import pyproj
 import shapely
 
 from geodecoupage.errors import MissingCRSError

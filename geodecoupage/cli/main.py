@@ -1,0 +1,75 @@
+"""The ``geodecoupage`` command: a thin click shell over the library.
+
+Exit codes: 0 success, 1 user error (one-paragraph message, no traceback unless
+``-v``), 2 usage error (click).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from geodecoupage.errors import GeodecoupageError
+
+_LEVELS = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
+
+
+class GeodecoupageGroup(click.Group):
+    """Click group that turns library errors into clean one-paragraph messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GeodecoupageError as err:
+            if ctx.meta.get("geodecoupage.verbosity", 0) >= 2:
+                raise
+            raise click.ClickException(str(err)) from err
+        except OSError as err:
+            if ctx.meta.get("geodecoupage.verbosity", 0) >= 2:
+                raise
+            where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+            msg = f"{err.strerror or err}{where}. Check the path and its permissions."
+            raise click.ClickException(msg) from err
+
+
+@click.group(cls=GeodecoupageGroup)
+@click.version_option(package_name="geodecoupage")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv: tracebacks).")
+@click.option("-q", "--quiet", count=True, help="Less log output.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+    """Audit how Québec's administrative boundary layers fail to nest.
+
+    \b
+    Examples:
+      geodecoupage layers list
+      geodecoupage layers check mrc rls css
+      geodecoupage crosswalk mrc rls --weight population
+    """
+    verbosity = verbose - quiet
+    ctx.meta["geodecoupage.verbosity"] = verbosity
+    level = _LEVELS[min(max(verbosity + 1, 0), len(_LEVELS) - 1)]
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s: %(message)s"
+    )
+
+
+def _register() -> None:
+    # One import per command module; each module exposes click commands or groups.
+    from geodecoupage.cli import data as _data
+    from geodecoupage.cli import layers as _layers
+
+    cli.add_command(_layers.layers)
+    cli.add_command(_data.data)
+    # -- more commands are registered below (one line each) --
+
+
+_register()
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Run the CLI."""
+    cli()

@@ -1,0 +1,106 @@
+"""Options shared by every ``geodecoupage`` command, defined once (rio style)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LAYER_KEYS = (
+    "regions",
+    "mrc",
+    "municipalites",
+    "rss",
+    "cisss",
+    "rls",
+    "clsc",
+    "css",
+    "cs_anglo",
+    "cs_statut",
+    "mtl_arrondissements",
+    "mtl_quartiers",
+)
+
+
+def _split_layers(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    keys = tuple(k.strip() for k in value.split(",") if k.strip())
+    bad = [k for k in keys if k not in LAYER_KEYS]
+    if bad:
+        raise click.BadParameter(
+            f"unknown layer(s) {', '.join(bad)}; choose from {', '.join(LAYER_KEYS)}."
+        )
+    if len(keys) < 1:
+        raise click.BadParameter("give at least one layer key, e.g. mrc,rls,css.")
+    return keys
+
+
+data_dir = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory (default: $GEODECOUPAGE_DATA, then the per-user cache).",
+)
+layers = click.option(
+    "--layers",
+    "layers",
+    callback=_split_layers,
+    default=None,
+    metavar="KEY[,KEY...]",
+    help="Comma-separated layer keys, e.g. mrc,rls,css.",
+)
+region = click.option(
+    "--region",
+    default=None,
+    metavar="CODE",
+    help="Restrict to one administrative region (two-digit code, e.g. 06).",
+)
+threshold = click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 0.5),
+    default=0.01,
+    show_default=True,
+    help="Significance threshold: overlaps below this share are ignored.",
+)
+min_area_m2 = click.option(
+    "--min-area-m2",
+    type=click.FloatRange(0.0),
+    default=None,
+    help="Atoms smaller than this (m²) are slivers, merged into a neighbour.",
+)
+output = click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output path (default: machine-readable output on stdout).",
+)
+overwrite = click.option(
+    "--overwrite", is_flag=True, default=False, help="Replace existing outputs."
+)
+lang = click.option(
+    "--lang",
+    type=click.Choice(["fr", "en"]),
+    default="fr",
+    show_default=True,
+    help="Language of summaries and reports.",
+)
+
+
+def fmt(*choices: str) -> Callable[[F], F]:
+    """Return a ``--format`` option restricted to *choices* (first is default)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help="Output format.",
+    )
