@@ -32,7 +32,8 @@ ARGS = [
 _spec = importlib.util.spec_from_file_location(
     "_maps_toys", Path(__file__).resolve().parents[1] / "maps" / "conftest.py"
 )
-assert _spec is not None and _spec.loader is not None
+if _spec is None or _spec.loader is None:  # pragma: no cover
+    raise ImportError("tests/maps/conftest.py not found")
 _toys = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _toys
 _spec.loader.exec_module(_toys)
