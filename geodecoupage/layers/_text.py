@@ -90,9 +90,12 @@ def repair_text(s: str) -> str:
     bytes that decode to a different string; this is repeated until nothing
     changes (names encoded twice over exist), so the result is a fixed point.
     Correct French text cannot pass that test: an accented letter followed by
-    a plain letter is never a valid UTF-8 sequence. Lone surrogates (bytes
-    escaped when Latin-1 was read as UTF-8) are turned back into bytes and
-    decoded as UTF-8, else as Windows-1252.
+    a plain letter is never a valid UTF-8 sequence. The only text changed
+    wrongly would be an accented capital (Â-ô) directly followed by a sign of
+    Windows-1252's 0x80-0xBF range (« » ’ – œ ...), e.g. ``"Â«"``, which is
+    itself the double encoding of ``"«"``; no place name holds such a pair.
+    Lone surrogates (bytes escaped when Latin-1 was read as UTF-8) are turned
+    back into bytes and decoded as UTF-8, else as Windows-1252.
 
     Examples
     --------

@@ -33,6 +33,7 @@ code                      severity  meaning
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from collections.abc import Iterable, Sequence
@@ -154,6 +155,12 @@ def _finite_mask(geoms: np.ndarray) -> np.ndarray:
     return ok
 
 
+@functools.lru_cache(maxsize=32)
+def _to_lonlat(wkt: str) -> pyproj.Transformer:
+    """Transformer from the CRS *wkt* to lon/lat (cached: building one is slow)."""
+    return pyproj.Transformer.from_crs(wkt, _LONLAT, always_xy=True)
+
+
 def _lonlat_boxes(geoms: np.ndarray, crs: pyproj.CRS) -> np.ndarray:
     """Per-feature (minlon, minlat, maxlon, maxlat) from every vertex; NaN if none.
 
@@ -169,7 +176,7 @@ def _lonlat_boxes(geoms: np.ndarray, crs: pyproj.CRS) -> np.ndarray:
     if crs.equals(_LONLAT):  # geopandas keeps x = longitude whatever the axis order
         lon, lat = coords[:, 0], coords[:, 1]
     else:
-        transformer = pyproj.Transformer.from_crs(crs, _LONLAT, always_xy=True)
+        transformer = _to_lonlat(crs.to_wkt())
         with np.errstate(invalid="ignore"):
             lon, lat = transformer.transform(coords[:, 0], coords[:, 1], errcheck=False)
         lon = np.where(np.isfinite(lon), lon, np.inf)
