@@ -73,6 +73,7 @@ CSD_COUNTS = "population/census2016_pop_by_csd_qc.csv"
 CT_COUNTS = "population/census2016_pop_by_ct_qc.csv"
 DA_COUNTS = "population/census2016_pop_by_da_qc.csv"
 CT_POLYGONS = "statcan/ct_qc_2016.shp"
+CD_POLYGONS = "statcan/cd_qc_2016.shp"
 CSD_ATTRIBUTES = "crosswalks/csd_qc_2016_attributes_statcan.csv"
 MRC_CROSSWALK = "crosswalks/municipality_to_mrc_region_mamh_2025_derived.csv"
 MSSS_TOTALS = "population/msss_pop_by_territory_1996_2041_v20200424.csv"
@@ -353,6 +354,7 @@ def surface_from_counts(
     tracts: gpd.GeoDataFrame | None = None,
     tract_groups: pd.Series | None = None,
     tract_control: TractControl = "cma",
+    land_mask: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     params: Mapping[str, object] | None = None,
     notes: Sequence[str] = (),
 ) -> PopulationSurface:
@@ -393,6 +395,12 @@ def surface_from_counts(
             polygon (tract counts split by area). Exact only if the municipal
             polygons follow the tract boundaries: with generalised polygons, tracts
             that spill over a border are counted twice (see Notes).
+    land_mask
+        Optional land polygons (any CRS). Municipal polygons are clipped to them
+        before counts are placed, so no population lands on lakes, rivers or sea
+        drawn inside a municipal polygon. A polygon with a count that the mask
+        would empty is kept unclipped (listed in the notes). Tracts are not
+        clipped (census tracts are land-only already).
     params, notes
         Recorded in the result (used by :func:`population_surface`).
 
@@ -453,6 +461,18 @@ def surface_from_counts(
     notes_out = list(notes)
     mun = _clean_layer(municipalities, name="municipalities", code_name="code")
     pc, n_missing = _check_counts(counts, name="counts")
+    if land_mask is not None:
+        mun, kept = _clip_to_land(mun, land_mask, pc)
+        notes_out.append(
+            "municipal polygons clipped to the land mask"
+            + (
+                f"; {len(kept)} polygon(s) with a count kept unclipped (the mask "
+                f"leaves nothing of them): {', '.join(kept[:10])}"
+                if kept
+                else ""
+            )
+            + "."
+        )
     if n_missing:
         notes_out.append(
             f"{n_missing} municipal code(s) have no published count (suppressed or "
@@ -481,6 +501,7 @@ def surface_from_counts(
 
     par: dict[str, object] = dict(params or {})
     par.update(
+        land_clipped=land_mask is not None,
         tract_control=tract_control,
         refined=tracts is not None and len(tracts) > 0,
         crs=WORK_CRS,
@@ -556,6 +577,34 @@ def _result(
         notes=tuple(notes),
         factors=factors if factors is not None else pd.Series(dtype="float64"),
     )
+
+
+def _clip_to_land(
+    mun: gpd.GeoDataFrame,
+    land_mask: gpd.GeoDataFrame | gpd.GeoSeries,
+    counts: pd.Series,
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Clip municipal polygons to land; keep those the mask would empty."""
+    if isinstance(land_mask, gpd.GeoSeries):
+        land_mask = gpd.GeoDataFrame(geometry=land_mask)
+    land = _clean_layer(
+        land_mask.reset_index(drop=True), name="land_mask", code_name="row"
+    )
+    pairs = _area_pairs(mun, land, keep_geometry=True)
+    clipped = (
+        gpd.GeoSeries(pairs["geometry"].to_numpy(), crs=WORK_CRS)
+        .groupby(pairs["poly"].to_numpy())
+        .agg(lambda g: shapely.union_all(g.to_numpy()))
+    )
+    geoms = np.full(len(mun), None, dtype=object)
+    geoms[clipped.index.to_numpy()] = clipped.to_numpy()
+    empty = np.array([g is None or g.is_empty for g in geoms])
+    has_count = counts.reindex(mun.index).fillna(0.0).to_numpy() > 0
+    keep_whole = empty & has_count
+    geoms[keep_whole] = mun.geometry.to_numpy()[keep_whole]
+    geoms[empty & ~has_count] = shapely.Polygon()
+    out = mun.set_geometry(_polygonal(geoms), crs=WORK_CRS)
+    return out, list(mun.index[keep_whole])
 
 
 def _minus_tracts(
@@ -784,6 +833,7 @@ def population_surface(
     year: int = 2016,
     refine_with_tracts: bool = True,
     tract_control: TractControl = "cma",
+    land: bool = False,
 ) -> PopulationSurface:
     """Build the census population surface of Québec from the data directory.
 
@@ -800,6 +850,12 @@ def population_surface(
         Trois-Rivières, Drummondville, Granby).
     tract_control
         See :func:`surface_from_counts`.
+    land
+        Clip the municipal polygons to land before placing the counts, with the
+        census divisions of the data directory (``statcan/cd_qc_2016.shp``,
+        cartographic, land only) as the land mask. Off by default: on the mirror
+        it moves less than 0.1 % of the population between RLS (the coarse
+        municipal polygons hold little water) and triples the build time.
 
     Returns
     -------
@@ -880,6 +936,11 @@ def population_surface(
         "refine_with_tracts": refine_with_tracts,
         "successors_applied": tuple(remapped),
     }
+    mask = None
+    if land:
+        cd_path = _data_file(root, CD_POLYGONS, why="the land mask (land=True)")
+        mask = gpd.read_file(cd_path)[["geometry"]]
+        params["land_mask"] = CD_POLYGONS
     tracts = groups = None
     if refine_with_tracts:
         tracts, groups, tnotes = _read_tracts(root, counts.index, mun.index)
@@ -891,6 +952,7 @@ def population_surface(
         tracts=tracts,
         tract_groups=groups,
         tract_control=tract_control,
+        land_mask=mask,
         params=params,
         notes=notes,
     )

@@ -509,3 +509,20 @@ def test_published_totals_from_files(tmp_path: Path) -> None:
     mrc = published_totals("mrc", data_dir=tmp_path)
     assert mrc.to_dict() == {"01": 1100.0, "32": 7.0}
     assert mrc.attrs["unmatched"] == {"99999": 4.0}
+
+
+def test_land_mask_keeps_population_off_water(three_munis: gpd.GeoDataFrame) -> None:
+    # land is the south half of A and B; C is all water
+    land = gpd.GeoSeries([box(0, 0, 20, 5)], crs=CRS)
+    s = surface_from_counts(three_munis, COUNTS, land_mask=land)
+    poly = s.polygons.set_index("source_code")
+    assert poly.loc["00001"].geometry.equals(box(0, 0, 10, 5))
+    assert poly.loc["00001", "population"] == 800.0
+    # C has a count but no land: kept whole (reported), never dropped
+    assert poly.loc["00003"].geometry.equals(box(20, 0, 40, 10))
+    assert s.total == pytest.approx(1150.0)
+    assert any("kept unclipped" in n and "00003" in n for n in s.notes)
+    assert s.params["land_clipped"] is True
+    zones = layer({"N": box(0, 5, 40, 10), "S": box(0, 0, 40, 5)})
+    tab = compare_totals(s, zones, pd.Series({"N": 0.0, "S": 1100.0}))
+    assert tab.loc["S", "allocated"] == pytest.approx(1100.0 + 25.0, rel=1e-5)
