@@ -75,7 +75,7 @@ def atomic_path(
 
 
 def _write(
-    path: str | os.PathLike[str], writer: Callable[[Path], None], overwrite: bool
+    path: str | os.PathLike[str], writer: Callable[[Path], object], overwrite: bool
 ) -> Path:
     with atomic_path(path, overwrite=overwrite) as tmp:
         writer(tmp)

@@ -57,11 +57,17 @@ def grid_layer(
     """
     x0, y0 = origin
     cells = [
-        shapely.box(x0 + i * size, y0 + j * size, x0 + (i + 1) * size, y0 + (j + 1) * size)
+        shapely.box(
+            x0 + i * size, y0 + j * size, x0 + (i + 1) * size, y0 + (j + 1) * size
+        )
         for j in range(ny)
         for i in range(nx)
     ]
-    names = list(codes) if codes is not None else [f"{key}{n:02d}" for n in range(len(cells))]
+    names = (
+        list(codes)
+        if codes is not None
+        else [f"{key}{n:02d}" for n in range(len(cells))]
+    )
     gdf = gpd.GeoDataFrame(
         {"code": names, "nom": names, "layer": key}, geometry=cells, crs=crs
     ).set_index("code")

@@ -15,8 +15,9 @@ from geodecoupage.cli._table import render_table
 from geodecoupage.errors import GeodecoupageError, LayerUnavailableError
 from geodecoupage.i18n import pick
 
-#: Reference area of the province (SDA regions union, water included), km².
-PROVINCE_KM2 = 1_680_539.0
+#: Reference area of the province: the SDA regions layer, water included, measured
+#: in the equal-area AREA_CRS (km²). EPSG:32198 gives 1 680 539 km², 0.93 % less.
+PROVINCE_KM2 = 1_696_364.0
 
 
 @click.group()
@@ -193,10 +194,10 @@ def _emit(rows: list[dict[str, Any]], fmt: str, lang: str) -> None:
     note = pick(
         lang,
         fr="Superficies mesurées en Albers équivalente (Québec), géométries en "
-        "EPSG:32198 ; couverture = superficie / 1 680 539 km² "
+        "EPSG:32198 ; couverture = superficie / 1 696 364 km² "
         "(régions SDA, eau incluse).",
         en="Areas measured in an equal-area Albers (Québec), geometry in EPSG:32198; "
-        "coverage = area / 1,680,539 km² (SDA regions, water included).",
+        "coverage = area / 1,696,364 km² (SDA regions, water included).",
     )
     click.echo(note)
     for r in rows:

@@ -15,6 +15,7 @@ from geodecoupage.layers._datadir import ENV_VAR, resolve_data_dir
 from geodecoupage.layers._fetch import fetch_layer
 from geodecoupage.layers._loader import file_sha256, locate, read_layer
 from geodecoupage.layers._registry import LAYER_KEYS, LayerSpec, get_spec, specs
+from geodecoupage.layers.territory import read_territory
 
 __all__ = [
     "ENV_VAR",
@@ -66,10 +67,3 @@ def available_layers(
             }
         )
     return pd.DataFrame(rows).set_index("key")
-
-
-def read_territory(*args: object, **kwargs: object) -> object:
-    """Load a user's own territory layer; see :func:`geodecoupage.layers.territory.read_territory`."""  # noqa: E501
-    from geodecoupage.layers.territory import read_territory as _read
-
-    return _read(*args, **kwargs)  # type: ignore[arg-type]

@@ -72,6 +72,7 @@ def fetch_layer(
         logger.warning(
             "%s: cached file %s is corrupted; fetching again", key, found.path
         )
+        found.path.unlink()  # a corrupted copy is never served again
     if not url:
         page = spec.download.get("landing_page", "(no address known)")
         msg = (

@@ -189,15 +189,19 @@ def standardise(
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
     """Keep only the polygonal parts of each geometry (None when there are none)."""
-    parts, index = shapely.get_parts(geoms, return_index=True)
-    keep = shapely.get_type_id(parts) == 3  # Polygon (make_valid splits multis)
-    nested = shapely.get_type_id(parts) == 7  # GeometryCollection inside
-    if nested.any():  # pragma: no cover - make_valid returns flat collections
-        return _polygonal(parts)
+    index = np.arange(len(geoms))
+    parts = np.asarray(geoms, dtype=object)
+    # flatten collections and multi-parts until only simple geometries remain
+    while True:
+        types = shapely.get_type_id(parts)
+        if not np.isin(types, (4, 5, 6, 7)).any():
+            break
+        parts, sub = shapely.get_parts(parts, return_index=True)
+        index = index[sub]
+    keep = shapely.get_type_id(parts) == 3
     out = np.empty(len(geoms), dtype=object)
     out[:] = None
-    polys = parts[keep]
-    idx = index[keep]
+    polys, idx = parts[keep], index[keep]
     for i in np.unique(idx):
         sel = polys[idx == i]
         out[i] = sel[0] if len(sel) == 1 else shapely.MultiPolygon(list(sel))

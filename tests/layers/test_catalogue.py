@@ -46,9 +46,9 @@ def test_catalogue_has_exactly_the_twelve_keys_with_provenance() -> None:
     table = specs()
     assert set(table) == EXPECTED_KEYS == set(LAYER_KEYS)
     for key, spec in table.items():
-        assert spec.attribution and "CC BY" in spec.attribution, key
+        assert "CC BY" in spec.attribution, key
         assert spec.licence == "CC-BY-4.0", key
-        assert spec.vintage and spec.title_fr and spec.title_en, key
+        assert all((spec.vintage, spec.title_fr, spec.title_en)), key
         assert spec.sources, key
         assert spec.download.get("url") or spec.download.get("landing_page"), key
         for src in spec.sources:
@@ -56,11 +56,16 @@ def test_catalogue_has_exactly_the_twelve_keys_with_provenance() -> None:
 
 
 def test_unknown_layer_lists_valid_keys() -> None:
-    with pytest.raises(UnknownLayerError, match=r"Unknown layer 'mrcs'\. Available layers: regions, mrc"):
+    with pytest.raises(
+        UnknownLayerError,
+        match=r"Unknown layer 'mrcs'\. Available layers: regions, mrc",
+    ):
         get_spec("mrcs")
 
 
-def test_data_dir_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_data_dir_resolution_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GEODECOUPAGE_DATA", str(tmp_path / "env"))
     assert resolve_data_dir(tmp_path / "arg") == (tmp_path / "arg").resolve()
     assert resolve_data_dir() == (tmp_path / "env").resolve()
@@ -91,7 +96,7 @@ def test_changed_file_fails_checksum(tmp_path: Path) -> None:
     (tmp_path / "regions" / "qc-regions.geojson").write_text(
         '{"type": "FeatureCollection", "features": []}'
     )
-    with pytest.raises(DataIntegrityError, match="has sha256 .* but the catalogue"):
+    with pytest.raises(DataIntegrityError, match=r"has sha256 .* but the catalogue"):
         read_layer("regions", data_dir=tmp_path)
 
 
@@ -107,7 +112,9 @@ def test_wrong_columns_are_named(tmp_path: Path) -> None:
 
 
 def test_fetch_without_direct_address_says_where_to_get_it(tmp_path: Path) -> None:
-    with pytest.raises(DownloadError, match=r"no direct download address.*GEODECOUPAGE_DATA"):
+    with pytest.raises(
+        DownloadError, match=r"no direct download address.*GEODECOUPAGE_DATA"
+    ):
         fetch_layer("rls", data_dir=tmp_path)
 
 
@@ -148,7 +155,11 @@ def test_fetch_downloads_records_checksum_and_refetches_corrupt_file(
     assert path == data / "downloads" / "cs_anglo" / "cs_ang_sda.geojson"
     assert path.read_bytes() == payload
     assert (path.parent / "cs_ang_sda.geojson.sha256").is_file()
-    assert not [p for p in path.parent.iterdir() if "partial" in p.name or p.name.startswith("tmp")]
+    assert not [
+        p
+        for p in path.parent.iterdir()
+        if "partial" in p.name or p.name.startswith("tmp")
+    ]
     # corrupt the cached copy: the next fetch notices and downloads again
     path.write_bytes(b"garbage")
     again = fetch_layer("cs_anglo", data_dir=data)
@@ -165,7 +176,9 @@ def test_fetch_checksum_mismatch_is_integrity_error(
     spec = get_spec("cs_anglo")
     monkeypatch.setitem(spec.download, "url", f"{base}/cs_ang_sda.geojson")
     monkeypatch.setitem(spec.download, "sha256", "0" * 64)
-    with pytest.raises(DataIntegrityError, match="does not match the catalogue's checksum"):
+    with pytest.raises(
+        DataIntegrityError, match="does not match the catalogue's checksum"
+    ):
         fetch_layer("cs_anglo", data_dir=tmp_path / "data")
 
 
@@ -174,5 +187,7 @@ def test_fetch_offline_names_layer_url_and_env_var(
 ) -> None:
     spec = get_spec("cs_anglo")
     monkeypatch.setitem(spec.download, "url", "http://127.0.0.1:9/cs_ang_sda.geojson")
-    with pytest.raises(DownloadError, match=r"'cs_anglo'.*127\.0\.0\.1:9.*GEODECOUPAGE_DATA"):
+    with pytest.raises(
+        DownloadError, match=r"'cs_anglo'.*127\.0\.0\.1:9.*GEODECOUPAGE_DATA"
+    ):
         fetch_layer("cs_anglo", data_dir=tmp_path / "data")
