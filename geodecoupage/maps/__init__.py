@@ -8,6 +8,14 @@ needs them, with an install hint if missing.
 from __future__ import annotations
 
 from geodecoupage.maps.explore import overlap_map, unit_splits
+from geodecoupage.maps.figures import (
+    figure_data_uri,
+    figure_svg,
+    matrix_figure,
+    overlap_figure,
+    save_figure,
+    sensitivity_figure,
+)
 from geodecoupage.maps.html import html_summary, html_table
 from geodecoupage.maps.offline import (
     external_assets,
@@ -21,14 +29,20 @@ from geodecoupage.maps.styles import MapStyle, layer_colors, unit_label
 __all__ = [
     "MapStyle",
     "external_assets",
+    "figure_data_uri",
+    "figure_svg",
     "html_summary",
     "html_table",
     "layer_colors",
     "leaflet_assets",
     "make_self_contained",
+    "matrix_figure",
+    "overlap_figure",
     "overlap_map",
     "render_html",
+    "save_figure",
     "save_map",
+    "sensitivity_figure",
     "unit_label",
     "unit_splits",
 ]

@@ -39,6 +39,8 @@ class HtmlControl(MacroElement):
             margin-right: 5px; vertical-align: middle; border: 2px solid; }
           .gd-control .gd-row { padding-left: 21px; text-indent: -21px; }
           .leaflet-container { background: #fbfbf8; }
+          .leaflet-control-attribution { max-width: 62%; font-size: 10px;
+            line-height: 1.3; }
           .leaflet-tooltip table th { text-align: left; padding-right: 6px;
             vertical-align: top; }
           .leaflet-tooltip { width: max-content; max-width: 34em;
