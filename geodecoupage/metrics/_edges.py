@@ -1,0 +1,220 @@
+"""Edges between atlas atoms: the one geometric pass behind fragments and boundaries.
+
+The atoms of an atlas tile the study territory. Every ring of every atom part is
+cut into short segments (at most ``max_segment_m`` long, in EPSG:32198); each
+segment learns which atom lies on its other side (the nearest segment of another
+atom within ``eps_m`` of its midpoint), or that it lies on the outer edge of the
+atlas. From that table alone:
+
+- the boundary of any layer is the set of segments whose two sides carry
+  different codes of that layer (``internal`` when both sides are covered);
+- connected pieces of any group of atoms follow from the part adjacency.
+
+Each shared edge is seen twice (once from each side); outer edges once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+
+from geodecoupage.crs import to_work_crs
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AtomEdges", "atom_edges", "components"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class AtomEdges:
+    """Segments of the atom rings with the atom on their other side.
+
+    Attributes
+    ----------
+    part_atom
+        Row position (in ``atoms``) of the atom of each polygon part.
+    part_area_m2
+        Equal-area area of each part: the atom's ``area_m2`` split in proportion
+        to the parts' planar areas.
+    seg_atom, seg_nbr
+        Atom of each segment, and the atom across it (``-1``: outer edge).
+    seg_len
+        Segment lengths in metres (EPSG:32198).
+    seg_xy
+        ``(n, 4)`` segment end points ``x0, y0, x1, y1`` in EPSG:32198.
+    adjacency
+        ``(k, 2)`` unique pairs of parts that share at least one segment.
+    eps_m, max_segment_m
+        Parameters used.
+    """
+
+    part_atom: IntArray
+    part_area_m2: FloatArray
+    seg_atom: IntArray
+    seg_nbr: IntArray
+    seg_len: FloatArray
+    seg_xy: FloatArray
+    adjacency: IntArray
+    eps_m: float
+    max_segment_m: float
+
+    def codes(self, atoms: pd.DataFrame, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return the *layer* code on each side of every segment (None if uncovered)."""
+        col = atoms[layer].to_numpy(dtype=object)
+        col = np.where(pd.isna(col), None, col)
+        side = col[self.seg_atom]
+        other = np.full(len(self.seg_nbr), None, dtype=object)
+        inside = self.seg_nbr >= 0
+        other[inside] = col[self.seg_nbr[inside]]
+        return side, other
+
+    def boundary_mask(self, atoms: pd.DataFrame, layer: str) -> np.ndarray:
+        """Segments on the boundary of *layer* (its outer edge included)."""
+        side, other = self.codes(atoms, layer)
+        has_side, has_other = ~pd.isna(side), ~pd.isna(other)
+        differ = np.asarray(side != other, dtype=bool)
+        return np.asarray((has_side | has_other) & differ, dtype=bool)
+
+    def internal_mask(self, atoms: pd.DataFrame, layer: str) -> np.ndarray:
+        """Segments between two different units of *layer*."""
+        side, other = self.codes(atoms, layer)
+        both = ~pd.isna(side) & ~pd.isna(other)
+        return np.asarray(both & np.asarray(side != other, dtype=bool), dtype=bool)
+
+
+def _segments(parts: np.ndarray, max_segment_m: float) -> tuple[FloatArray, IntArray]:
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    if max_segment_m > 0:
+        rings = shapely.segmentize(rings, max_segment_m)
+    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    same = ring_idx[1:] == ring_idx[:-1]
+    xy = np.column_stack([coords[:-1][same], coords[1:][same]])
+    seg_part = ring_part[ring_idx[:-1][same]]
+    return xy.astype("float64"), seg_part.astype("int64")
+
+
+def atom_edges(
+    atoms: gpd.GeoDataFrame, *, eps_m: float = 0.5, max_segment_m: float = 250.0
+) -> AtomEdges:
+    """Cut the atom rings into segments and find the atom across each one.
+
+    Parameters
+    ----------
+    atoms
+        ``Atlas.atoms`` (any CRS; measured in EPSG:32198).
+    eps_m
+        Two segments of different atoms closer than this (midpoint to segment)
+        are the two sides of one shared edge.
+    max_segment_m
+        Rings are densified so no segment is longer than this.
+
+    Returns
+    -------
+    AtomEdges
+        The segment table and the part adjacency.
+    """
+    work = to_work_crs(atoms[["geometry"]], name="atlas atoms")
+    geoms = np.asarray(work.geometry.array, dtype=object)
+    parts, part_atom = shapely.get_parts(geoms, return_index=True)
+    keep = shapely.get_type_id(parts) == 3  # polygons only
+    parts, part_atom = parts[keep], part_atom[keep].astype("int64")
+    planar_part = shapely.area(parts)
+    planar_atom = np.bincount(part_atom, weights=planar_part, minlength=len(geoms))
+    atom_area = pd.to_numeric(atoms["area_m2"], errors="coerce").to_numpy("float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(
+            planar_atom[part_atom] > 0, planar_part / planar_atom[part_atom], 0.0
+        )
+    part_area = atom_area[part_atom] * frac
+    xy, seg_part = _segments(parts, max_segment_m)
+    seg_len = np.hypot(xy[:, 2] - xy[:, 0], xy[:, 3] - xy[:, 1])
+    ok = seg_len > 0
+    xy, seg_part, seg_len = xy[ok], seg_part[ok], seg_len[ok]
+    seg_atom = part_atom[seg_part]
+    lines = shapely.linestrings(xy.reshape(-1, 2, 2))
+    mids = shapely.points((xy[:, 0] + xy[:, 2]) / 2.0, (xy[:, 1] + xy[:, 3]) / 2.0)
+    tree = shapely.STRtree(lines)
+    q, s = tree.query(mids, predicate="dwithin", distance=eps_m)
+    other = seg_atom[s] != seg_atom[q]
+    q, s = q[other], s[other]
+    seg_nbr = np.full(len(xy), -1, dtype="int64")
+    nbr_seg = np.full(len(xy), -1, dtype="int64")
+    if len(q):
+        d = shapely.distance(mids[q], lines[s])
+        order = np.lexsort((s, d, q))
+        q, s = q[order], s[order]
+        first = np.ones(len(q), dtype=bool)
+        first[1:] = q[1:] != q[:-1]
+        seg_nbr[q[first]] = seg_atom[s[first]]
+        nbr_seg[q[first]] = s[first]
+    has = nbr_seg >= 0
+    pairs = np.column_stack([seg_part[has], seg_part[nbr_seg[has]]])
+    pairs = np.sort(pairs, axis=1)
+    adjacency = (
+        np.unique(pairs, axis=0) if len(pairs) else np.empty((0, 2), dtype="int64")
+    )
+    logger.info(
+        "Atom edges: %d parts, %d segments (%d on the outer edge), %d adjacencies.",
+        len(parts),
+        len(xy),
+        int((seg_nbr < 0).sum()),
+        len(adjacency),
+    )
+    return AtomEdges(
+        part_atom=part_atom,
+        part_area_m2=part_area,
+        seg_atom=seg_atom,
+        seg_nbr=seg_nbr,
+        seg_len=seg_len,
+        seg_xy=xy,
+        adjacency=adjacency.astype("int64"),
+        eps_m=float(eps_m),
+        max_segment_m=float(max_segment_m),
+    )
+
+
+def components(n: int, pairs: IntArray, same: np.ndarray) -> IntArray:
+    """Label connected components of *n* nodes linked by *pairs* where *same*.
+
+    Parameters
+    ----------
+    n
+        Number of nodes (parts).
+    pairs
+        ``(k, 2)`` node pairs (adjacency).
+    same
+        Boolean mask over *pairs*: only these links connect.
+
+    Returns
+    -------
+    numpy.ndarray
+        Component label of each node (the smallest node index of its component).
+    """
+    parent = np.arange(n, dtype="int64")
+
+    def find(x: int) -> int:
+        root = x
+        while parent[root] != root:
+            root = int(parent[root])
+        while parent[x] != root:
+            parent[x], x = root, int(parent[x])
+        return root
+
+    for a, b in pairs[np.asarray(same, dtype=bool)]:
+        ra, rb = find(int(a)), find(int(b))
+        if ra != rb:
+            if ra < rb:
+                parent[rb] = ra
+            else:
+                parent[ra] = rb
+    return np.array([find(i) for i in range(n)], dtype="int64")
