@@ -74,6 +74,9 @@ CT_COUNTS = "population/census2016_pop_by_ct_qc.csv"
 DA_COUNTS = "population/census2016_pop_by_da_qc.csv"
 CT_POLYGONS = "statcan/ct_qc_2016.shp"
 CD_POLYGONS = "statcan/cd_qc_2016.shp"
+MUNICIPAL_POLYGONS = (
+    "municipalities/qc_municipalites_arrondissements_coarse_flamont.geojson"
+)
 CSD_ATTRIBUTES = "crosswalks/csd_qc_2016_attributes_statcan.csv"
 MRC_CROSSWALK = "crosswalks/municipality_to_mrc_region_mamh_2025_derived.csv"
 MSSS_TOTALS = "population/msss_pop_by_territory_1996_2041_v20200424.csv"
@@ -108,6 +111,10 @@ CSD_2016_SUCCESSORS: Mapping[str, str] = MappingProxyType(
         "99895": "99885",  # Ivujivik (terre réservée inuite), new code
     }
 )
+
+#: Share of a polygon below which a part outside every zone is floating-point
+#: residue (:func:`reconcile_to`).
+_NOISE = 1e-6
 
 _CTUID = re.compile(r"^(\d{7})\.(\d{2})$")
 
@@ -815,16 +822,43 @@ def normalise_ctuid(code: object) -> str:
     raise DataIntegrityError(msg)
 
 
-def _read_municipal_polygons(data_dir: Path) -> tuple[gpd.GeoDataFrame, str]:
+def _read_municipal_polygons(data_dir: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Municipal polygons indexed by 5-digit code (arrondissements dissolved).
 
-    Goes through the catalogue loader (checksums, canonical schema), which drops
-    the 17 region features and dissolves the arrondissements of the six cities.
+    Goes through the catalogue loader (checksum, canonical schema: the 17 region
+    features dropped, the arrondissements of six cities dissolved). A safety net
+    reads the raw file too: a development version of the loader dropped units
+    whose invalid coarse polygon ``make_valid`` turns into a geometry collection
+    (Maniwaki 83065, 3 850 persons in 2016; Rivière-aux-Outardes 96902), whose
+    polygonal parts cover 23 km² and 37 139 km². The surface needs every code
+    with a count, so codes the loader lacks are restored from the raw file with
+    the same rules and listed in the notes.
     """
     from geodecoupage.layers import read_layer
 
-    mun = read_layer("municipalites", data_dir=data_dir)
-    return mun[["geometry"]], str(mun.attrs.get("source_path", "municipalites"))
+    mun = read_layer("municipalites", data_dir=data_dir)[["geometry"]]
+    notes: list[str] = []
+    raw_path = data_dir / MUNICIPAL_POLYGONS
+    if not raw_path.is_file():
+        return mun, notes
+    raw = gpd.read_file(raw_path)
+    ids = raw["id"].astype(str).str.strip()
+    raw = raw.loc[ids.str.len() != 2, ["geometry"]].copy()
+    raw["code"] = ids[ids.str.len() != 2].str.split("_").str[0].str.zfill(5)
+    lost = sorted(set(raw["code"]) - set(mun.index))
+    if lost:
+        add = raw[raw["code"].isin(lost)]
+        add = to_work_crs(add, name="municipal polygons (raw)")
+        add = add.set_geometry(_polygonal(add.geometry.to_numpy()), crs=WORK_CRS)
+        add = add.dissolve("code")[["geometry"]]
+        add = add[~add.geometry.is_empty]
+        mun = pd.concat([mun, add])
+        notes.append(
+            f"{len(add)} municipal unit(s) missing from read_layer('municipalites') "
+            f"restored from the raw file (polygonal part after make_valid): "
+            f"{', '.join(add.index)}."
+        )
+    return mun, notes
 
 
 def population_surface(
@@ -905,7 +939,8 @@ def population_surface(
     root = resolve_data_dir(data_dir)
     notes: list[str] = []
     csd_path = _data_file(root, CSD_COUNTS, why="the census population by CSD")
-    mun, mun_source = _read_municipal_polygons(root)
+    mun, mun_notes = _read_municipal_polygons(root)
+    notes.extend(mun_notes)
 
     raw = _read_counts(csd_path)
     ok = raw.index.str.fullmatch(r"24\d{5}")
@@ -932,7 +967,7 @@ def population_surface(
         "year": year,
         "data_dir": str(root),
         "csd_counts": CSD_COUNTS,
-        "municipal_polygons": mun_source,
+        "municipal_polygons": "read_layer('municipalites')",
         "refine_with_tracts": refine_with_tracts,
         "successors_applied": tuple(remapped),
     }
@@ -1311,14 +1346,21 @@ def reconcile_to(
     population (:math:`\\hat P_z = 0`) cannot be reached (``reached`` False,
     listed in the notes); a zone without a target keeps factor 1. Where zones
     overlap (generalised layers), the shares of a polygon are divided by their sum
-    so no population is created.
+    so no population is created; the pieces then overlap too, so use zones that
+    tile. A part of a polygon outside every zone keeps its population (missing
+    ``zone_code``) unless it is under 10⁻⁶ of the polygon (border residue), in
+    which case it is folded into the polygon's pieces.
     """
     polys = _surface_polygons(surface)
     zs = _zones(zones)
     pairs = _area_pairs(polys, zs, keep_geometry=True)
     tot_share = pairs.groupby("poly")["share"].transform("sum").to_numpy()
     overlap = tot_share > 1.0 + 1e-9
-    share = np.where(overlap, pairs["share"] / tot_share, pairs["share"])
+    # a polygon outside the zones by less than _NOISE of its area (floating-point
+    # residue of shared borders) gives that residue to its pieces
+    noise = (tot_share < 1.0) & (tot_share > 1.0 - _NOISE)
+    fold = overlap | noise
+    share = np.where(fold, pairs["share"] / tot_share, pairs["share"])
     notes = list(surface.notes)
     if overlap.any():
         notes.append(
@@ -1368,7 +1410,7 @@ def reconcile_to(
     # the parts of the surface outside every zone, unchanged
     covered = pd.Series(share).groupby(pairs["poly"].to_numpy()).sum()
     out_share = 1.0 - covered.reindex(range(len(polys))).fillna(0.0).to_numpy()
-    part = out_share > 1e-9
+    part = out_share >= _NOISE
     rest = polys.loc[part].copy()
     if part.any():
         inside_union = (
