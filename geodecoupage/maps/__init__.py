@@ -7,7 +7,7 @@ needs them, with an install hint if missing.
 
 from __future__ import annotations
 
-from geodecoupage.maps.explore import overlap_map, unit_splits
+from geodecoupage.maps.explore import overlap_map
 from geodecoupage.maps.figures import (
     figure_data_uri,
     figure_svg,
@@ -24,10 +24,12 @@ from geodecoupage.maps.offline import (
     render_html,
     save_map,
 )
+from geodecoupage.maps.splits import UnitSplit, split_ranking, unit_splits
 from geodecoupage.maps.styles import MapStyle, layer_colors, unit_label
 
 __all__ = [
     "MapStyle",
+    "UnitSplit",
     "external_assets",
     "figure_data_uri",
     "figure_svg",
@@ -43,6 +45,7 @@ __all__ = [
     "save_figure",
     "save_map",
     "sensitivity_figure",
+    "split_ranking",
     "unit_label",
     "unit_splits",
 ]

@@ -14,8 +14,7 @@ import html
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,147 +28,17 @@ from geodecoupage.i18n import Lang, check_lang, fmt_float, fmt_int, fmt_pct, pic
 from geodecoupage.maps import styles as st
 from geodecoupage.maps._deps import import_optional
 from geodecoupage.maps._geometry import auto_tolerance_m, display_geometries
+from geodecoupage.maps.splits import AtlasLike, Weight, unit_splits
 
 if TYPE_CHECKING:
     import folium
 
-__all__ = ["CROSSWALK_FIELD", "UnitSplit", "overlap_map", "unit_splits"]
+__all__ = ["CROSSWALK_FIELD", "overlap_map"]
 
 logger = logging.getLogger(__name__)
 
-Weight = Literal["area", "population"]
 #: Name of the tooltip field holding a unit's crosswalk text.
 CROSSWALK_FIELD = "repartition"
-_MAX_TARGETS = 4
-
-
-class AtlasLike(Protocol):
-    """What the maps need from :class:`geodecoupage.overlay.Atlas`."""
-
-    @property
-    def layers(self) -> tuple[str, ...]: ...
-
-    def crosswalk(
-        self, source: str, target: str, *, weight: str = ..., include_gaps: bool = ...
-    ) -> pd.DataFrame: ...
-
-
-@dataclass(frozen=True)
-class UnitSplit:
-    """How one layer's units fall into another layer's units.
-
-    Attributes
-    ----------
-    source, target
-        Layer keys.
-    split
-        Boolean Series indexed by source code: True where a *target* border cuts
-        the unit (a crossing piece, see :func:`unit_splits`).
-    text
-        Series indexed by source code: the crosswalk sentence shown in tooltips.
-    """
-
-    source: str
-    target: str
-    split: pd.Series
-    text: pd.Series
-
-
-def _share_columns(weight: str) -> tuple[str, str]:
-    if weight == "population":
-        return "pop_share_of_source", "pop_share_of_target"
-    return "share_of_source", "share_of_target"
-
-
-def unit_splits(
-    atlas: AtlasLike,
-    source: str,
-    target: str,
-    *,
-    names: Mapping[str, str] | None = None,
-    threshold: float = 0.01,
-    weight: Weight = "area",
-    lang: Lang = "fr",
-) -> UnitSplit:
-    r"""Classify each *source* unit against *target* and describe its crosswalk.
-
-    Parameters
-    ----------
-    atlas
-        The atlas holding both layers.
-    source, target
-        Layer keys.
-    names
-        Target code -> name, used in the sentences (codes otherwise).
-    threshold
-        Pieces whose share of the source unit is below it are ignored (slivers).
-    weight
-        Share by area or by population.
-    lang
-        Language of the sentences.
-
-    Returns
-    -------
-    UnitSplit
-        Split flags and crosswalk sentences, indexed by source code.
-
-    Notes
-    -----
-    With :math:`s_{ij}` the share of source unit *i* in target unit *j* and
-    :math:`t_{ij}` the share of target unit *j* in *i*, unit *i* is **split** when
-    one piece crosses a target border:
-
-    .. math:: \exists j:\ \tau \le s_{ij} \le 1 - \tau \ \text{and}\ t_{ij} \le 1 - \tau
-
-    with :math:`\tau` = *threshold*. A unit inside one target (:math:`s_{ij}
-    \approx 1`) or made of whole targets (:math:`t_{ij} \approx 1`) is not split:
-    those are nestings, not incoherences.
-    """
-    share_s, share_t = _share_columns(weight)
-    xw = atlas.crosswalk(source, target, weight=weight)
-    df = pd.DataFrame(
-        {
-            "source": xw.index.get_level_values(0).astype(str),
-            "target": xw.index.get_level_values(1).astype(str),
-            "s": np.asarray(xw[share_s], dtype="float64"),
-            "t": np.asarray(xw[share_t], dtype="float64"),
-        }
-    )
-    df = df[df["s"] >= threshold]
-    crossing = (df["s"] <= 1 - threshold) & (df["t"] <= 1 - threshold)
-    split = crossing.groupby(df["source"]).any().astype(bool)
-    names = dict(names or {})
-    src_label = st.unit_label(source, lang)
-    tgt_label = st.unit_label(target, lang)
-    colon = pick(lang, fr=" : ", en=": ")
-    texts: dict[str, str] = {}
-    for code, grp in df.sort_values("s", ascending=False).groupby("source", sort=False):
-        head = f"{src_label} {code}{colon}"
-        whole = bool((grp["t"] > 1 - threshold).all()) and len(grp) >= 2
-        if whole:
-            texts[code] = head + pick(
-                lang,
-                fr=f"contient {len(grp)} unités « {tgt_label} » entières",
-                en=f"contains {len(grp)} whole {tgt_label} units",
-            )
-            continue
-        parts = []
-        for tcode, share in zip(grp["target"][:_MAX_TARGETS], grp["s"], strict=False):
-            where = names.get(tcode) or f"{tgt_label} {tcode}"
-            parts.append(
-                pick(lang, fr="{p} dans {w}", en="{p} in {w}").format(
-                    p=fmt_pct(share, 0, lang), w=where
-                )
-            )
-        more = len(grp) - _MAX_TARGETS
-        if more > 0:
-            parts.append(pick(lang, fr=f"+ {more} autres", en=f"+ {more} others"))
-        texts[code] = head + ", ".join(parts)
-    text = pd.Series(texts, dtype="object", name="crosswalk")
-    text.index.name = "code"
-    split.name = "split"
-    split.index.name = "code"
-    return UnitSplit(source=source, target=target, split=split, text=text)
 
 
 def _check_layers(layers: Any) -> dict[str, gpd.GeoDataFrame]:

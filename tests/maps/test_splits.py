@@ -1,0 +1,40 @@
+"""unit_splits and split_ranking on the toy atlas (splits known by construction)."""
+
+from __future__ import annotations
+
+import pytest
+
+from geodecoupage.errors import InvalidParameterError
+from geodecoupage.maps import split_ranking, unit_splits
+
+
+def test_parts_and_dominant_share(toy_atlas):
+    us = unit_splits(toy_atlas, "mrc", "css")
+    assert us.parts.to_dict() == {"A": 1, "B": 2}
+    assert us.dominant_share.to_dict() == pytest.approx({"A": 1.0, "B": 0.6})
+
+
+def test_ranking_puts_the_split_unit_first(toy_atlas):
+    names = {"css": {"X": "CSS Xénon", "Y": "CSS Yttrium"}, "mrc": {"B": "MRC Bêta"}}
+    r = split_ranking(toy_atlas, "mrc", names=names)
+    assert r.index.tolist() == ["B", "A"]
+    assert r["rank"].tolist() == [1, 2]
+    b = r.loc["B"]
+    assert b["nom"] == "MRC Bêta"
+    assert b["n_layers"] == 1  # css cuts B; the region contains it
+    assert b["n_parts"] == 2
+    assert b["min_dominant_share"] == pytest.approx(0.6)
+    assert b["split_by"] == "css (2)"
+    assert "60\u202f% dans CSS Yttrium" in b["crosswalk"]
+    a = r.loc["A"]
+    assert (a["n_layers"], a["n_parts"], a["split_by"]) == (0, 0, "")
+
+
+def test_ranking_of_a_containing_layer_has_no_split(toy_atlas):
+    r = split_ranking(toy_atlas, "regions")
+    assert r["n_layers"].tolist() == [0]
+
+
+def test_ranking_rejects_unknown_layers(toy_atlas):
+    with pytest.raises(InvalidParameterError, match=r"'rls'.*atlas layers: mrc, css"):
+        split_ranking(toy_atlas, "mrc", others=["rls"])
