@@ -1,16 +1,19 @@
 """Repair unit names garbled by a wrong text encoding ("mojibake").
 
-Two defects occur in Québec boundary files:
+Three defects occur in Québec boundary files:
 
 * **double-encoded UTF-8**: UTF-8 bytes decoded once more as Windows-1252 or
   Latin-1, so ``"Québec"`` reads ``"QuÃ©bec"`` and ``"Montréal–Nord"`` reads
   ``"MontrÃ©alâ€“Nord"``;
 * **Latin-1 bytes decoded as UTF-8 with escapes**: the lost bytes come back as
-  lone surrogates (``"Qu\\udce9bec"``, Python's ``surrogateescape``).
+  lone surrogates (``"Qu\\udce9bec"``, Python's ``surrogateescape``);
+* **Windows-1252 read as Latin-1**: typographic signs become C1 controls
+  (``"Val-d\\x92Or"``).
 
-:func:`repair_text` undoes both, only when the result is strictly valid UTF-8,
-so correct text (which never forms valid UTF-8 when re-encoded) is returned
-unchanged, and repairing twice is the same as repairing once.
+:func:`repair_text` undoes them. Double encoding is undone only when the
+result is strictly valid UTF-8, so correct text (which never forms valid UTF-8
+when re-encoded) is returned unchanged, and repairing twice is the same as
+repairing once.
 """
 
 from __future__ import annotations
@@ -27,6 +30,20 @@ __all__ = ["repair_names", "repair_text"]
 #: Lead characters of a double-encoded UTF-8 sequence once read as cp1252/Latin-1
 #: (bytes 0xC2-0xF4 give Â..ô); text without any of them is returned at once.
 _LEADS = frozenset(chr(b) for b in range(0xC2, 0xF5))
+
+
+def _cp1252_or_none(b: int) -> str | None:
+    try:
+        return bytes([b]).decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+
+
+#: C1 control characters (U+0080-U+009F) that Windows-1252 maps to printable
+#: signs: a Windows-1252 file read as Latin-1 shows "Val-d\x92Or" for "Val-d’Or".
+_C1_TO_CP1252 = {
+    chr(b): ch for b in range(0x80, 0xA0) if (ch := _cp1252_or_none(b)) is not None
+}
 
 
 def _as_single_bytes(s: str) -> bytes | None:
@@ -95,7 +112,10 @@ def repair_text(s: str) -> str:
     Windows-1252's 0x80-0xBF range (« » ’ – œ ...), e.g. ``"Â«"``, which is
     itself the double encoding of ``"«"``; no place name holds such a pair.
     Lone surrogates (bytes escaped when Latin-1 was read as UTF-8) are turned
-    back into bytes and decoded as UTF-8, else as Windows-1252.
+    back into bytes and decoded as UTF-8, else as Windows-1252. Last, C1
+    control characters left (a Windows-1252 file read as Latin-1, e.g. a
+    shapefile without ``.cpg``) become the Windows-1252 sign of the same byte
+    (``"\x92"`` -> ``"’"``); no name holds a control character.
 
     Examples
     --------
@@ -110,8 +130,12 @@ def repair_text(s: str) -> str:
     while True:  # each change shortens the string, so this ends
         fixed = _undo_double_encoding(out)
         if fixed == out:
-            return out
+            break
         out = fixed
+    if any(ch in _C1_TO_CP1252 for ch in out):
+        # Same bytes under the one-byte re-encoding above: stays a fixed point.
+        out = "".join(_C1_TO_CP1252.get(ch, ch) for ch in out)
+    return out
 
 
 def _repair_value(value: Any) -> Any:

@@ -18,6 +18,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -27,6 +28,7 @@ import pandas as pd
 import geopandas as gpd
 import pyogrio
 import pyproj
+import shapely
 
 from geodecoupage.crs import WORK_CRS
 from geodecoupage.errors import (
@@ -169,7 +171,7 @@ def _pick_member(path: Path, infos: list[zipfile.ZipInfo], layer: str | None) ->
     msg = (
         f"Zip file {str(path)!r} holds {len(inner)} layers ({stems})"
         + (f" and none is named {layer!r}" if layer is not None else "")
-        + ". Choose one with layer=... (CLI: --layer)."
+        + ". Choose one with layer=... (CLI: --layer-name)."
     )
     raise LayerReadError(msg)
 
@@ -287,10 +289,26 @@ def _layer_names(path: Path, shown: str) -> list[str]:
     return [str(name) for name, geom_type in listed if geom_type is not None]
 
 
-def _read_vector(
-    path: Path, shown: str, layer: str | None
-) -> tuple[gpd.GeoDataFrame, str | None]:
-    """Read with pyogrio; return the frame and the fallback encoding used, if any."""
+@dataclass(frozen=True)
+class _Raw:
+    """A file as read: the frame, and what had to be done to read it."""
+
+    frame: gpd.GeoDataFrame
+    encoding: str | None = None  # fallback text encoding used, if any
+    fixed_wkb: np.ndarray | None = None  # rows whose WKB was fixed while reading
+    no_prj: bool = False  # a shapefile without .prj
+
+
+def _pyogrio_read(path: Path, **kwargs: Any) -> gpd.GeoDataFrame:
+    with warnings.catch_warnings():
+        # shapely warns when it decodes NaN/inf coordinates and GDAL when it meets
+        # unclosed rings; validation and repair report both, with the codes.
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        return pyogrio.read_dataframe(path, **kwargs)
+
+
+def _read_vector(path: Path, shown: str, layer: str | None, *, repair: bool) -> _Raw:
+    """Read with pyogrio, falling back to Windows-1252/Latin-1 for non-UTF-8 text."""
     kwargs: dict[str, Any] = {}
     if _suffix(path) == ".gpkg":
         names = _layer_names(path, shown)
@@ -304,7 +322,7 @@ def _read_vector(
             msg = (
                 f"GeoPackage {shown!r} holds {len(names)} layers: "
                 f"{', '.join(map(repr, names))}. Choose one with layer=... "
-                f"(CLI: --layer)."
+                f"(CLI: --layer-name)."
             )
             raise LayerReadError(msg)
         if layer is not None and layer not in names:
@@ -315,25 +333,38 @@ def _read_vector(
             raise LayerReadError(msg)
         kwargs["layer"] = layer or names[0]
     for encoding in (None, "cp1252", "latin-1"):
+        if encoding is not None:
+            kwargs["encoding"] = encoding
         try:
-            with warnings.catch_warnings():
-                # shapely warns when it decodes NaN/inf coordinates; validation
-                # reports them as an error with the offending codes instead.
-                warnings.filterwarnings("ignore", category=RuntimeWarning)
-                if encoding is None:
-                    raw = pyogrio.read_dataframe(path, **kwargs)
-                else:
-                    raw = pyogrio.read_dataframe(path, encoding=encoding, **kwargs)
+            return _Raw(_pyogrio_read(path, **kwargs), encoding)
         except UnicodeDecodeError:
             continue
-        except Exception as err:  # DataSourceError, GEOSException, ...
+        except shapely.errors.GEOSException as err:
+            # Geometry that GEOS cannot even build: unclosed rings, rings of
+            # fewer than 4 points. shapely's on_invalid="fix" closes them.
+            if not repair:
+                msg = (
+                    f"Territory file {shown!r} holds geometries that cannot be built "
+                    f"({err}): unclosed rings or rings with too few points. Read it "
+                    f"with repair=True (rings are closed) or fix it in QGIS (Fix "
+                    f"geometries)."
+                )
+                raise LayerReadError(msg) from err
+            try:
+                fixed = _pyogrio_read(path, on_invalid="fix", **kwargs)
+                lost = _pyogrio_read(path, on_invalid="ignore", **kwargs)
+            except Exception as err2:
+                msg = f"Territory file {shown!r} cannot be read ({err2})."
+                raise LayerReadError(msg) from err2
+            mask = np.asarray(lost.geometry.isna() & fixed.geometry.notna())
+            return _Raw(fixed, encoding, mask)
+        except Exception as err:  # DataSourceError, DataLayerError, ...
             msg = (
                 f"Territory file {shown!r} cannot be read ({err}). It is damaged, "
                 f"truncated or not in the format its extension says; export it "
                 f"again (QGIS: Export > Save Features As)."
             )
             raise LayerReadError(msg) from err
-        return raw, encoding
     msg = f"Territory file {shown!r}: its text is in no known encoding."  # unreachable
     raise LayerReadError(msg)
 
@@ -356,18 +387,15 @@ def _read_parquet(path: Path, shown: str) -> gpd.GeoDataFrame:
         raise LayerReadError(msg) from err
 
 
-def _read_any(
-    path: Path, shown: str, layer: str | None
-) -> tuple[gpd.GeoDataFrame, str | None, bool]:
-    """Return (raw frame, fallback encoding, whether a shapefile lacks its .prj)."""
+def _read_any(path: Path, shown: str, layer: str | None, *, repair: bool) -> _Raw:
     suffix = _suffix(path)
     if suffix in {".parquet", ".geoparquet"}:
-        return _read_parquet(path, shown), None, False
+        return _Raw(_read_parquet(path, shown))
     no_prj = False
     if suffix == ".shp":
         no_prj = not _check_shapefile(path, shown)
-    raw, encoding = _read_vector(path, shown, layer)
-    return raw, encoding, no_prj
+    raw = _read_vector(path, shown, layer, repair=repair)
+    return _Raw(raw.frame, raw.encoding, raw.fixed_wkb, no_prj)
 
 
 # ---------------------------------------------------------------------------
@@ -561,9 +589,10 @@ def read_territory(
         with _unzipped(source, layer) as inner:
             shown = f"{source}!{inner.name}"
             inner_layer = layer if _suffix(inner) == ".gpkg" else None
-            raw, encoding, no_prj = _read_any(inner, shown, inner_layer)
+            read = _read_any(inner, shown, inner_layer, repair=repair)
     else:
-        raw, encoding, no_prj = _read_any(source, shown, layer)
+        read = _read_any(source, shown, layer, repair=repair)
+    raw, encoding = read.frame, read.encoding
     label = f"{key} ({source.name})"
     if encoding is not None:
         warnings.warn(
@@ -587,7 +616,19 @@ def read_territory(
         crs=raw.crs,
         index=index,
     )
-    gdf = _set_crs(gdf, crs, shown=shown, no_prj=no_prj)
+    if read.fixed_wkb is not None and read.fixed_wkb.any():
+        fixed = [str(c) for c in codes[read.fixed_wkb].fillna("<null>")]
+        shown_codes = ", ".join(map(repr, fixed[:5]))
+        more = f" and {len(fixed) - 5} more" if len(fixed) > 5 else ""
+        warnings.warn(
+            f"Territory file {shown!r}: {len(fixed)} geometr"
+            f"{'y' if len(fixed) == 1 else 'ies'} had unclosed rings or rings of "
+            f"too few points ({shown_codes}{more}); they were closed while reading "
+            f"(shapely on_invalid='fix'). Check their shapes.",
+            LayerQualityWarning,
+            stacklevel=2,
+        )
+    gdf = _set_crs(gdf, crs, shown=shown, no_prj=read.no_prj)
     if dissolve and gdf.index.has_duplicates and gdf.index.notna().all():
         n = len(gdf)
         geom = gdf.geometry.name
@@ -598,7 +639,8 @@ def read_territory(
         gdf.index = pd.Index(gdf.index, dtype="string", name="code")
         logger.info("%s: dissolved %d features into %d units", label, n, len(gdf))
 
-    pre = validate_layer(gdf, name=label, tiles=False)
+    # Validity is tested after repair, in the work CRS; skip it here when repairing.
+    pre = validate_layer(gdf, name=label, tiles=False, _validity=not repair)
     fatal = _pre_errors(pre, repair=repair)
     if fatal:
         raise LayerValidationError(label, fatal)

@@ -7,28 +7,25 @@ raises a single :class:`LayerValidationError` listing every error, and
 :func:`repair_layer` fixes what can be fixed without guessing (invalid rings,
 GeometryCollections, empty geometries) and says what it changed.
 
-Issue codes
------------
-========================  ========  ===============================================
-code                      severity  meaning
-========================  ========  ===============================================
-``not-geodataframe``      error     the object is not a GeoDataFrame with geometry
-``empty-layer``           error     no feature at all
-``no-crs``                error     no coordinate reference system
-``missing-column``        error     an expected column (e.g. ``nom``) is absent
-``null-code``             error     missing unit code (index)
-``duplicate-code``        error     the same code on several features
-``code-not-string``       warning   codes stored as numbers (leading zeros lost)
-``empty-geometry``        error     null or empty geometry
-``not-polygon``           error     points, lines or GeometryCollections
-``non-finite-coordinates`` error    NaN or infinite coordinates
-``invalid-geometry``      error     self-intersections, bad rings (OGC validity)
-``not-degrees``           error     geographic CRS but coordinates beyond ±180/±90
-``outside-quebec``        error     features entirely outside Québec's extent
-``partly-outside-quebec`` warning   features reaching beyond Québec's extent
-``overlap``               warning   units of a tiling layer overlapping each other
-``gap``                   warning   holes inside the union of a tiling layer
-========================  ========  ===============================================
+Issue codes (severity: meaning)
+-------------------------------
+- ``not-geodataframe`` (error): not a GeoDataFrame with an active geometry
+- ``empty-layer`` (error): no feature at all
+- ``no-crs`` (error): no coordinate reference system
+- ``missing-column`` (error): an expected column (e.g. ``nom``) is absent
+- ``null-code`` (error): a unit without code (index)
+- ``duplicate-code`` (error): the same code on several features
+- ``empty-geometry`` (error): null or empty geometry
+- ``not-polygon`` (error): points, lines or GeometryCollections
+- ``non-finite-coordinates`` (error): NaN or infinite coordinates
+- ``invalid-geometry`` (error): self-intersection, bad ring (OGC validity)
+- ``not-degrees`` (error): geographic CRS, coordinates beyond ±180°/±90°
+- ``outside-quebec`` (error): features entirely outside Québec's extent
+- ``code-not-string`` (warning): codes stored as numbers (leading zeros lost)
+- ``partly-outside-quebec`` (warning): features reaching beyond Québec's extent
+- ``overlap`` (warning): units of a tiling layer overlapping each other
+- ``gap`` (warning): holes inside the union of a tiling layer
+- ``tiling-not-checked`` (warning): too many units for the overlap/gap check
 """
 
 from __future__ import annotations
@@ -53,6 +50,7 @@ from geodecoupage.errors import LayerQualityWarning, LayerValidationError
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "MAX_TILING_UNITS",
     "OVERLAP_TOLERANCE_M2",
     "Issue",
     "RepairResult",
@@ -67,6 +65,10 @@ Severity = Literal["error", "warning"]
 #: Overlaps (per pair of units) and gaps (per hole) smaller than this, in m², are
 #: numerical noise from digitising, not a quality problem.
 OVERLAP_TOLERANCE_M2 = 1_000.0
+#: Above this many units the overlap/gap check is skipped (with a warning): it
+#: costs about 50 µs per unit (GEOS coverage validation), and an administrative
+#: layer of that many units is more likely a wrong file (un-dissolved parts).
+MAX_TILING_UNITS = 20_000
 
 _MAX_LISTED = 5
 _POLYGONAL = frozenset({"Polygon", "MultiPolygon"})
@@ -191,6 +193,28 @@ def _lonlat_boxes(geoms: np.ndarray, crs: pyproj.CRS) -> np.ndarray:
     return out
 
 
+def _layer_inside(
+    sub: np.ndarray, crs: pyproj.CRS, bounds: tuple[float, float, float, float]
+) -> bool:
+    """Fast path: True when the whole layer's box, reprojected, is inside *bounds*.
+
+    The box is densified (21 points per side) so curved parallels are followed.
+    """
+    total = shapely.total_bounds(sub)
+    if not np.isfinite(total).all():
+        return False
+    if crs.equals(_LONLAT):
+        box = tuple(float(v) for v in total)
+    else:
+        try:
+            w, s, e, n = (float(v) for v in total)
+            box = _to_lonlat(crs.to_wkt()).transform_bounds(w, s, e, n, densify_pts=21)
+        except pyproj.exceptions.ProjError:
+            return False
+    arr = np.asarray([box], dtype="float64")
+    return bool(np.isfinite(arr).all() and _in_box(arr, bounds)[0])
+
+
 def _in_box(box: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
     w, s, e, n = bounds
     return (box[:, 0] >= w) & (box[:, 2] <= e) & (box[:, 1] >= s) & (box[:, 3] <= n)
@@ -263,7 +287,7 @@ def _check_codes(gdf: gpd.GeoDataFrame, name: str) -> list[Issue]:
 
 
 def _check_geometry(
-    gdf: gpd.GeoDataFrame, name: str, geoms: np.ndarray
+    gdf: gpd.GeoDataFrame, name: str, geoms: np.ndarray, *, validity: bool = True
 ) -> tuple[list[Issue], np.ndarray]:
     """Return issues and the mask of features usable for spatial checks."""
     issues: list[Issue] = []
@@ -328,7 +352,7 @@ def _check_geometry(
             )
         )
     usable = present & finite
-    check = usable & np.isin(types, (3, 6))
+    check = usable & np.isin(types, (3, 6)) & validity
     valid = np.ones(len(geoms), dtype=bool)
     if check.any():
         valid[check] = shapely.is_valid(geoms[check])
@@ -376,6 +400,8 @@ def _check_extent(
                     codes=_codes_text(index, usable),
                 )
             ]
+    if _layer_inside(sub, crs, bounds):
+        return []
     boxes = np.full((len(geoms), 4), np.nan)
     boxes[usable] = _lonlat_boxes(sub, crs)
     has_box = usable & np.isfinite(boxes).all(axis=1)
@@ -611,6 +637,8 @@ def validate_layer(
     tiles: bool = False,
     expected_columns: Iterable[str] = ("nom",),
     tolerance_m2: float = OVERLAP_TOLERANCE_M2,
+    max_tiling_units: int | None = MAX_TILING_UNITS,
+    _validity: bool = True,
 ) -> list[Issue]:
     """Return every problem found in a boundary layer; never raise on bad data.
 
@@ -628,6 +656,13 @@ def validate_layer(
         Columns that must be present.
     tolerance_m2
         Overlaps (per pair) and gaps (per hole) up to this area are ignored.
+    max_tiling_units
+        With *tiles*, layers with more units than this are not checked for
+        overlaps and gaps (a ``tiling-not-checked`` warning says so), which
+        bounds the time taken; ``None`` checks any size.
+    _validity
+        Private: ``False`` skips the OGC validity test (for callers that will
+        repair the layer anyway).
 
     Returns
     -------
@@ -718,13 +753,29 @@ def validate_layer(
             )
         )
     issues += _check_codes(gdf, name)
-    geom_issues, usable = _check_geometry(gdf, name, geoms)
+    geom_issues, usable = _check_geometry(gdf, name, geoms, validity=_validity)
     issues += geom_issues
     extent = _check_extent(gdf, name, geoms, usable)
     issues += extent
     placed = not any(i.severity == "error" for i in extent)
     if tiles and placed and gdf.crs is not None and usable.any():
-        issues += _check_tiling(gdf, name, geoms, usable, tolerance_m2)
+        n_units = int(usable.sum())
+        if max_tiling_units is not None and n_units > max_tiling_units:
+            issues.append(
+                Issue(
+                    "warning",
+                    "tiling-not-checked",
+                    f"Layer {name!r} has {n_units} units, more than "
+                    f"{max_tiling_units}: overlaps and gaps were not checked, to "
+                    f"keep validation fast. So many units is unusual for an "
+                    f"administrative layer: check that this is the right file (parts "
+                    f"of one unit share its code: dissolve them). To check anyway: "
+                    f"validate_layer(gdf, name=..., tiles=True, "
+                    f"max_tiling_units=None), about 50 µs per unit.",
+                )
+            )
+        else:
+            issues += _check_tiling(gdf, name, geoms, usable, tolerance_m2)
     issues.sort(key=lambda i: i.severity != "error")  # stable: errors first
     return issues
 
@@ -736,6 +787,7 @@ def check_layer(
     tiles: bool = False,
     expected_columns: Iterable[str] = ("nom",),
     tolerance_m2: float = OVERLAP_TOLERANCE_M2,
+    max_tiling_units: int | None = MAX_TILING_UNITS,
 ) -> list[Issue]:
     """Validate a layer: warn for each warning, raise once with every error.
 
@@ -763,6 +815,7 @@ def check_layer(
         tiles=tiles,
         expected_columns=expected_columns,
         tolerance_m2=tolerance_m2,
+        max_tiling_units=max_tiling_units,
     )
     errors = [i for i in issues if i.severity == "error"]
     found = [i for i in issues if i.severity == "warning"]

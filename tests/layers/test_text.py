@@ -86,6 +86,11 @@ def test_text_that_is_not_mojibake_is_kept():
         assert repair_text(s) == s
 
 
+def test_windows1252_read_as_latin1_is_repaired():
+    for name in ["Val-d’Or", "Œuvre – « test »", "L’Île-Perrot"]:
+        assert repair_text(name.encode("cp1252").decode("latin-1")) == name
+
+
 def test_repair_names_keeps_index_name_and_missing_values():
     s = pd.Series(
         ["LÃ©vis", None, "Gaspé"], index=["a", "b", "c"], name="nom", dtype=object
