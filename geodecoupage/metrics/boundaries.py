@@ -53,6 +53,7 @@ def boundary_coincidence(
     layer_b: str,
     *,
     tolerance_m: float = 100.0,
+    atom_mask: np.ndarray | None = None,
 ) -> BoundaryCoincidence:
     """Measure how much of A's internal boundary follows B's boundary.
 
@@ -67,6 +68,9 @@ def boundary_coincidence(
     tolerance_m
         A piece of A's boundary coincides with B's when it lies within this
         distance (metres, EPSG:32198) of B's boundary.
+    atom_mask
+        Optional boolean mask of the atoms of a study territory: only A's
+        boundary segments of these atoms are measured (B's boundary is whole).
 
     Returns
     -------
@@ -95,6 +99,8 @@ def boundary_coincidence(
         msg = f"tolerance_m must be a distance >= 0 in metres, got {tolerance_m!r}."
         raise InvalidParameterError(msg)
     internal = edges.internal_mask(atoms, layer_a)
+    if atom_mask is not None:
+        internal &= np.asarray(atom_mask, dtype=bool)[edges.seg_atom]
     b_edge = edges.boundary_mask(atoms, layer_b)
     exact = internal & b_edge
     near = exact.copy()
