@@ -827,25 +827,23 @@ def check_layer(
 
 
 def _polygonal_part(geom: Any) -> Any:
-    """Return the polygonal part of *geom* as a valid (Multi)Polygon, or None."""
+    """Return the polygonal part of *geom* as a valid (Multi)Polygon, or None.
+
+    Collections are flattened at any depth (GeometryCollections may nest);
+    several polygons are merged with a union, so parts that overlap or share
+    an edge give a valid result.
+    """
     if geom is None:
         return None
-    kind = geom.geom_type
-    if kind in _POLYGONAL:
+    if geom.geom_type in _POLYGONAL:
         return geom
-    if kind == "GeometryCollection" or kind.startswith("Multi"):
-        parts = [
-            p
-            for p in shapely.get_parts(geom)
-            if p.geom_type in _POLYGONAL and not p.is_empty
-        ]
-        if not parts:
-            return None
-        nested = [q for p in parts for q in shapely.get_parts(p)]
-        if len(nested) == 1:
-            return nested[0]
-        return shapely.union_all(nested)
-    return None
+    parts = np.asarray([geom], dtype=object)
+    while np.isin(shapely.get_type_id(parts), (4, 5, 6, 7)).any():
+        parts = shapely.get_parts(parts)
+    polys = [p for p in parts if p.geom_type == "Polygon" and not p.is_empty]
+    if not polys:
+        return None
+    return polys[0] if len(polys) == 1 else shapely.union_all(polys)
 
 
 def repair_layer(gdf: gpd.GeoDataFrame, *, name: str) -> RepairResult:

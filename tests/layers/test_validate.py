@@ -390,6 +390,16 @@ def test_repair_merges_overlapping_polygons_of_a_collection():
     assert math.isclose(g.area, 2 * (10 * KM) ** 2, rel_tol=1e-9)
 
 
+def test_repair_flattens_nested_collections():
+    inner = shapely.GeometryCollection([cell(1, 0), shapely.Point(X0, Y0)])
+    nested = shapely.GeometryCollection(
+        [inner, shapely.MultiPolygon([cell(2, 0), cell(3, 0)])]
+    )
+    g = repair_layer(layer([nested]), name="r").gdf.geometry.iloc[0]
+    assert g.is_valid
+    assert g.equals(shapely.union_all([cell(1, 0), cell(2, 0), cell(3, 0)]))
+
+
 def test_repair_drops_features_without_area():
     gdf = layer(
         [cell(0, 0), None, shapely.Polygon(), shapely.Point(X0, Y0), cell(1, 0)]
@@ -446,7 +456,18 @@ ring = st.lists(st.tuples(coord, coord), min_size=3, max_size=8)
 def messy_geometry(draw):
     kind = draw(
         st.sampled_from(
-            ["ring", "ring", "ring", "point", "line", "gc", "null", "empty", "multi"]
+            [
+                "ring",
+                "ring",
+                "ring",
+                "point",
+                "line",
+                "gc",
+                "nested",
+                "null",
+                "empty",
+                "multi",
+            ]
         )
     )
     pts = [(X0 + x, Y0 + y) for x, y in draw(ring)]
@@ -461,6 +482,10 @@ def messy_geometry(draw):
     poly = shapely.Polygon(pts)
     if kind == "gc":
         return shapely.GeometryCollection([poly, shapely.Point(pts[0])])
+    if kind == "nested":
+        other = shapely.affinity.translate(poly, xoff=KM / 2)
+        inner = shapely.GeometryCollection([poly, shapely.LineString(pts)])
+        return shapely.GeometryCollection([inner, other])
     if kind == "multi":
         other = shapely.affinity.translate(poly, xoff=50 * KM)
         return shapely.MultiPolygon([poly, other])
