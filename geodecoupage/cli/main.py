@@ -65,6 +65,7 @@ def _register() -> None:
     cli.add_command(_layers.layers)
     cli.add_command(_data.data)
     # -- more commands are registered below (one line each) --
+    cli.add_command(__import__("geodecoupage.cli.audit", fromlist=["audit"]).audit)
 
 
 _register()

@@ -92,6 +92,27 @@ class AtomEdges:
         return np.asarray(both & np.asarray(side != other, dtype=bool), dtype=bool)
 
 
+def _twins(xy: FloatArray, seg_atom: IntArray) -> tuple[IntArray, IntArray]:
+    """Pairs of segments of different atoms with the same end points (to 1 mm)."""
+    q = np.round(xy * 1000.0).astype("int64")
+    swap = (q[:, 0] > q[:, 2]) | ((q[:, 0] == q[:, 2]) & (q[:, 1] > q[:, 3]))
+    q[swap] = q[swap][:, [2, 3, 0, 1]]
+    order = np.lexsort((q[:, 3], q[:, 2], q[:, 1], q[:, 0]))
+    sq = q[order]
+    same = np.all(sq[1:] == sq[:-1], axis=1)
+    # Keep runs of exactly two (a shared edge); longer runs go to the tree.
+    run_start = np.flatnonzero(same)
+    if run_start.size == 0:
+        empty = np.empty(0, dtype="int64")
+        return empty, empty
+    before = np.r_[False, same[:-1]][run_start]
+    after = np.r_[same[1:], False][run_start]
+    pair = run_start[~before & ~after]
+    a, b = order[pair], order[pair + 1]
+    diff = seg_atom[a] != seg_atom[b]
+    return a[diff].astype("int64"), b[diff].astype("int64")
+
+
 def _segments(parts: np.ndarray, max_segment_m: float) -> tuple[FloatArray, IntArray]:
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     if max_segment_m > 0:
@@ -141,28 +162,36 @@ def atom_edges(
     ok = seg_len > 0
     xy, seg_part, seg_len = xy[ok], seg_part[ok], seg_len[ok]
     seg_atom = part_atom[seg_part]
-    lines = shapely.linestrings(xy.reshape(-1, 2, 2))
-    mids = shapely.points((xy[:, 0] + xy[:, 2]) / 2.0, (xy[:, 1] + xy[:, 3]) / 2.0)
-    tree = shapely.STRtree(lines)
-    q, s = tree.query(mids, predicate="dwithin", distance=eps_m)
-    other = seg_atom[s] != seg_atom[q]
-    q, s = q[other], s[other]
     seg_nbr = np.full(len(xy), -1, dtype="int64")
     nbr_seg = np.full(len(xy), -1, dtype="int64")
-    if len(q):
-        d = shapely.distance(mids[q], lines[s])
-        order = np.lexsort((s, d, q))
-        q, s = q[order], s[order]
-        first = np.ones(len(q), dtype=bool)
-        first[1:] = q[1:] != q[:-1]
-        seg_nbr[q[first]] = seg_atom[s[first]]
-        nbr_seg[q[first]] = s[first]
+    # 1. Exact twins: the same segment (to the millimetre) seen from both sides.
+    first, second = _twins(xy, seg_atom)
+    nbr_seg[first], nbr_seg[second] = second, first
+    # 2. The rest (T-junctions, unequal vertices): nearest segment of another atom
+    #    within eps of the midpoint.
+    rest = np.flatnonzero(nbr_seg < 0)
+    if rest.size:
+        rx = xy[rest]
+        lines = shapely.linestrings(rx.reshape(-1, 2, 2))
+        mids = shapely.points((rx[:, 0] + rx[:, 2]) / 2.0, (rx[:, 1] + rx[:, 3]) / 2.0)
+        tree = shapely.STRtree(lines)
+        q, t = tree.query(mids, predicate="dwithin", distance=eps_m)
+        other = seg_atom[rest[t]] != seg_atom[rest[q]]
+        q, t = q[other], t[other]
+        if len(q):
+            d = shapely.distance(mids[q], lines[t])
+            order = np.lexsort((t, d, q))
+            q, t = q[order], t[order]
+            keep = np.ones(len(q), dtype=bool)
+            keep[1:] = q[1:] != q[:-1]
+            nbr_seg[rest[q[keep]]] = rest[t[keep]]
     has = nbr_seg >= 0
-    pairs = np.column_stack([seg_part[has], seg_part[nbr_seg[has]]])
-    pairs = np.sort(pairs, axis=1)
-    adjacency = (
-        np.unique(pairs, axis=0) if len(pairs) else np.empty((0, 2), dtype="int64")
-    )
+    seg_nbr[has] = seg_atom[nbr_seg[has]]
+    n_parts = max(len(parts), 1)
+    p = seg_part[has]
+    r = seg_part[nbr_seg[has]]
+    code = np.unique(np.minimum(p, r) * n_parts + np.maximum(p, r))
+    adjacency = np.column_stack([code // n_parts, code % n_parts]).astype("int64")
     logger.info(
         "Atom edges: %d parts, %d segments (%d on the outer edge), %d adjacencies.",
         len(parts),

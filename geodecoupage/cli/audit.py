@@ -1,0 +1,152 @@
+"""``geodecoupage audit``: nesting, agreement and over-concertation scores."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geodecoupage.cli import options
+from geodecoupage.errors import LayerUnavailableError
+
+logger = logging.getLogger(__name__)
+
+
+def _read(keys: Sequence[str], data_dir: Path | None) -> dict[str, Any]:
+    from geodecoupage.layers import read_layer
+
+    out = {}
+    for key in keys:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out[key] = read_layer(key, data_dir=data_dir)
+        for w in caught:
+            logger.warning("%s: %s", key, w.message)
+    return out
+
+
+def _population(data_dir: Path | None) -> Any:
+    from geodecoupage.overlay.population import population_surface
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            surface = population_surface(data_dir=data_dir)
+    except LayerUnavailableError as err:
+        logger.warning("No population surface (%s); area weights only.", err)
+        return None
+    for w in caught:
+        logger.warning("population: %s", w.message)
+    return surface
+
+
+@click.command("audit")
+@options.data_dir
+@options.layers
+@click.option(
+    "--tables",
+    default=None,
+    metavar="KEY",
+    help="Table layer of the over-concertation risk (e.g. mrc); the other layers "
+    "are the institutions.",
+)
+@options.region
+@options.threshold
+@options.min_area_m2
+@click.option(
+    "--tolerance-m",
+    type=click.FloatRange(0.0),
+    default=100.0,
+    show_default=True,
+    help="Boundary coincidence tolerance, in metres.",
+)
+@click.option(
+    "--population/--no-population",
+    default=True,
+    show_default=True,
+    help="Weight by the census population surface when the data has it.",
+)
+@options.lang
+@options.output
+@options.overwrite
+def audit(
+    data_dir: Path | None,
+    layers: tuple[str, ...] | None,
+    tables: str | None,
+    region: str | None,
+    threshold: float,
+    min_area_m2: float | None,
+    tolerance_m: float,
+    population: bool,
+    lang: str,
+    output: Path | None,
+    overwrite: bool,
+) -> None:
+    """Score how LAYERS fail to nest, and the over-concertation load of TABLES.
+
+    Writes incoherence.csv, pairs.csv, matrix.csv, risk_tables.csv,
+    risk_institutions.csv, sensitivity.csv and summary.json into the -o folder
+    and prints a short summary; without -o, prints the JSON summary on stdout.
+
+    \b
+    Examples:
+      geodecoupage audit --layers mrc,rls,css --tables mrc -o out/
+      geodecoupage audit --layers mrc,cisss,rls,css --tables mrc --region 06 -o mtl/
+      geodecoupage audit --layers mrc,rls --threshold 0.05 --lang en | jq .pairs
+    """
+    from geodecoupage.metrics import OUTPUT_FILES
+    from geodecoupage.metrics import audit as run_audit
+    from geodecoupage.metrics.region import select_region
+    from geodecoupage.overlay.atlas import build_atlas
+
+    if not layers or len(layers) < 2:
+        msg = "--layers needs at least two layer keys, e.g. --layers mrc,rls,css."
+        raise click.UsageError(msg)
+    if tables is not None and tables not in options.LAYER_KEYS:
+        known = ", ".join(options.LAYER_KEYS)
+        msg = f"--tables: unknown layer {tables!r}; choose from {known}."
+        raise click.UsageError(msg)
+    if output is not None and not overwrite:
+        # Refuse before the (long) computation, not after.
+        from geodecoupage._io import check_writable
+
+        for name in OUTPUT_FILES:
+            check_writable(output / name, overwrite=False)
+    keys = list(dict.fromkeys([*layers, *([tables] if tables else [])]))
+    read_keys = list(keys)
+    if region is not None and "mrc" not in read_keys:
+        read_keys.append("mrc")
+    data = _read(read_keys, data_dir)
+    within = None
+    if region is not None:
+        sel = select_region(data, region=region)
+        data = dict(sel.layers)
+        within = {k: list(v) for k, v in sel.within.items()}
+    names = {k: {str(c): str(n) for c, n in g["nom"].items()} for k, g in data.items()}
+    kwargs: dict[str, Any] = {}
+    if min_area_m2 is not None:
+        kwargs["min_area_m2"] = min_area_m2
+    if population:
+        surface = _population(data_dir)
+        if surface is not None:
+            kwargs["population"] = surface
+    atlas = build_atlas(data, **kwargs)
+    result = run_audit(
+        atlas,
+        layers=keys,
+        tables=tables,
+        threshold=threshold,
+        tolerance_m=tolerance_m,
+        within=within,
+        names=names,
+    )
+    if output is None:
+        click.echo(result.to_json(lang=lang), nl=False)
+        click.echo(result.summary(lang=lang), err=True, nl=False)
+        return
+    result.write(output, overwrite=overwrite, lang=lang)
+    click.echo(result.summary(lang=lang), nl=False)
