@@ -359,7 +359,7 @@ def test_reconcile_hits_targets_exactly(
     s = surface_from_counts(three_munis, COUNTS, tracts=tracts, tract_groups=GROUPS)
     before = s.polygons.copy()
     targets = pd.Series({"Z1": 1234.0, "Z2": 56.0})
-    new, fac = reconcile_to(s, targets, zones)
+    new, fac = reconcile_to(s, targets, zones, renormalise=False)
     pd.testing.assert_frame_equal(s.polygons, before)  # input untouched
     tab = compare_totals(new, zones, targets)
     assert tab["allocated"].to_numpy() == pytest.approx(targets.to_numpy(), rel=1e-12)
@@ -372,6 +372,23 @@ def test_reconcile_hits_targets_exactly(
     assert new.total == pytest.approx(1234.0 + 56.0 + outside["population"].sum())
     assert disjoint_area_excess(new.polygons) == pytest.approx(0.0, abs=1e-12)
     assert new.factors.to_dict() == pytest.approx(fac["factor"].to_dict())
+
+
+def test_reconcile_renormalise_counts_outside_parts_once(
+    three_munis: gpd.GeoDataFrame, zones: gpd.GeoDataFrame
+) -> None:
+    mun = pd.concat([three_munis, layer({"00009": box(50, 0, 60, 10)})])
+    counts = pd.concat([COUNTS, pd.Series({"00009": 9.0})])
+    s = surface_from_counts(mun, counts)
+    targets = pd.Series({"Z1": 1000.0, "Z2": 100.0})
+    new, fac = reconcile_to(s, targets, zones)  # renormalise=True by default
+    # C's part east of x = 30 is folded into its piece in Z2 before scaling
+    assert fac.loc["Z2", "allocated"] == pytest.approx(150.0 + 50.0, rel=1e-5)
+    # only the polygon entirely outside every zone keeps population outside
+    outside = new.polygons[new.polygons["zone_code"].isna()]
+    assert list(outside["source_code"]) == ["00009"]
+    assert new.total == pytest.approx(1100.0 + 9.0)
+    assert any("outside every zone given" in n for n in new.notes)
 
 
 def test_reconcile_reports_unreachable_zones(three_munis: gpd.GeoDataFrame) -> None:
