@@ -110,6 +110,7 @@ def test_cli_outcome(c: Case, tmp_path: Path):
         assert isinstance(result.exception, SystemExit)  # a clean click exit
         message = out.strip()
         assert message.startswith("Error:") or "ERREUR" in message, message
+        assert "\n\n" not in message  # one paragraph
         assert re.search(c.match, out, flags=re.S), out
 
 
