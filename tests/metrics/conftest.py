@@ -8,6 +8,7 @@ is importable; until then, a test double that implements the Atlas contract with
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import reduce
@@ -116,14 +117,22 @@ def _overlay_atlas(
                 {key: gdf.index.astype(str)}, geometry=gdf.geometry.values, crs=gdf.crs
             )
         )
-    atoms = reduce(lambda a, b: a.overlay(b, how="union", keep_geom_type=True), frames)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`keep_geom_type=True`", UserWarning)
+        atoms = reduce(
+            lambda a, b: a.overlay(b, how="union", keep_geom_type=True), frames
+        )
     atoms["area_m2"] = area_m2(atoms.geometry)
     atoms = atoms[atoms["area_m2"] > 1.0].reset_index(drop=True)
     if population is not None:
-        pieces = atoms.reset_index().overlay(
-            population[["population", "geometry"]].assign(_a=lambda d: d.geometry.area),
-            how="intersection",
-        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "`keep_geom_type=True`", UserWarning)
+            pieces = atoms.reset_index().overlay(
+                population[["population", "geometry"]].assign(
+                    _a=lambda d: d.geometry.area
+                ),
+                how="intersection",
+            )
         pieces["pop"] = pieces["population"] * pieces.geometry.area / pieces["_a"]
         atoms["population"] = (
             pieces.groupby("index")["pop"].sum().reindex(atoms.index).fillna(0.0)
@@ -147,7 +156,7 @@ def _build(
     return build_atlas(dict(layers), population=population)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_atlas() -> Callable[..., Any]:
     """``make_atlas(layers, population=None)`` -> atlas of the toy layers."""
     return _build
