@@ -21,6 +21,7 @@ Issue codes (severity: meaning)
 - ``invalid-geometry`` (error): self-intersection, bad ring (OGC validity)
 - ``not-degrees`` (error): geographic CRS, coordinates beyond ±180°/±90°
 - ``outside-quebec`` (error): features entirely outside Québec's extent
+- ``unplaceable-crs`` (error): a CRS with no conversion to longitude/latitude
 - ``code-not-string`` (warning): codes stored as numbers (leading zeros lost)
 - ``partly-outside-quebec`` (warning): features reaching beyond Québec's extent
 - ``overlap`` (warning): units of a tiling layer overlapping each other
@@ -400,6 +401,20 @@ def _check_extent(
                     codes=_codes_text(index, usable),
                 )
             ]
+    try:
+        _to_lonlat(crs.to_wkt())
+    except pyproj.exceptions.ProjError:
+        return [
+            Issue(
+                "error",
+                "unplaceable-crs",
+                f"Layer {name!r} declares the CRS {crs.name!r}, which cannot be "
+                f"converted to longitude/latitude (a local or engineering CRS), so "
+                f"its features cannot be placed in Québec. Declare the real CRS of "
+                f"the coordinates (e.g. EPSG:32198), from the source's metadata.",
+                codes=_codes_text(index, usable),
+            )
+        ]
     if _layer_inside(sub, crs, bounds):
         return []
     boxes = np.full((len(geoms), 4), np.nan)

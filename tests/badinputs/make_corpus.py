@@ -530,6 +530,22 @@ def _(d: Path) -> Path:
     return write(lambert.set_crs("EPSG:25832", allow_override=True), d / "utm.gpkg")
 
 
+LOCAL_CS = (
+    'LOCAL_CS["chantier",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+)
+
+
+@case(
+    "local-engineering-crs",
+    expect=LayerValidationError,
+    issue_codes=("unplaceable-crs",),
+    match="cannot be converted to longitude/latitude",
+)
+def _(d: Path) -> Path:
+    lambert = frame().to_crs("EPSG:32198")
+    return write(lambert.set_crs(LOCAL_CS, allow_override=True), d / "local.gpkg")
+
+
 @case(
     "far-outside-quebec",
     expect=LayerValidationError,

@@ -223,6 +223,14 @@ def test_degrees_labelled_as_metres():
     assert "look like degrees" in issue.message
 
 
+def test_local_crs_cannot_be_placed():
+    local = 'LOCAL_CS["site",UNIT["metre",1],AXIS["E",EAST],AXIS["N",NORTH]]'
+    gdf = grid().set_crs(local, allow_override=True)
+    issue = only(validate_layer(gdf, name="l", tiles=True), "unplaceable-crs")
+    assert "'site'" in issue.message
+    assert issue.codes == ("01", "02", "03", "04")
+
+
 def test_far_outside_quebec_says_where():
     paris = shapely.box(2.2, 48.8, 2.4, 48.9)
     issue = only(
