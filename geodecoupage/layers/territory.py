@@ -15,7 +15,6 @@ import os
 import tempfile
 import warnings
 import zipfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -126,7 +125,8 @@ def _unsafe_member(name: str) -> bool:
     posix = name.replace("\\", "/")
     parts = PurePosixPath(posix).parts
     return (
-        posix.startswith("/")
+        not posix.strip()
+        or posix.startswith("/")
         or (len(posix) > 1 and posix[1] == ":")  # C:...
         or ".." in parts
         or "\x00" in name
@@ -176,75 +176,81 @@ def _pick_member(path: Path, infos: list[zipfile.ZipInfo], layer: str | None) ->
     raise LayerReadError(msg)
 
 
+def _corrupt_zip(path: Path, err: BaseException) -> LayerReadError:
+    return LayerReadError(
+        f"Zip file {str(path)!r} cannot be read ({type(err).__name__}: {err}): it "
+        f"is truncated or corrupt. Download or compress it again."
+    )
+
+
+def _safe_members(path: Path, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    infos = zf.infolist()
+    bad = [i.filename for i in infos if _unsafe_member(i.filename) or _is_symlink(i)]
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:5])
+        msg = (
+            f"Zip file {str(path)!r} has {len(bad)} unsafe member name(s) "
+            f"({shown}): empty or absolute paths, '..' or symbolic links could write "
+            f"outside the extraction folder. Refused; re-create the archive from "
+            f"the layer files only."
+        )
+        raise LayerReadError(msg)
+    total = sum(i.file_size for i in infos)
+    if total > MAX_ZIP_BYTES:
+        msg = (
+            f"Zip file {str(path)!r} would unpack to {total / 1024**3:.1f} GiB, "
+            f"more than the {MAX_ZIP_BYTES / 1024**3:.0f} GiB limit. Unpack it "
+            f"yourself and give the layer file."
+        )
+        raise LayerReadError(msg)
+    return infos
+
+
+def _extract(path: Path, zf: zipfile.ZipFile, layer: str | None, dest: Path) -> Path:
+    infos = _safe_members(path, zf)
+    chosen = _pick_member(path, infos, layer)
+    chosen_path = PurePosixPath(chosen.replace("\\", "/"))
+    wanted = [chosen]
+    if _suffix(Path(chosen)) == ".shp":
+        stem = chosen_path.with_suffix("").as_posix().lower()
+        wanted += [
+            i.filename
+            for i in infos
+            if i.filename != chosen
+            and PurePosixPath(i.filename.replace("\\", "/"))
+            .with_suffix("")
+            .as_posix()
+            .lower()
+            == stem
+        ]
+    for member in wanted:
+        target = dest / PurePosixPath(member.replace("\\", "/")).name
+        with zf.open(member) as src, target.open("wb") as out:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                out.write(block)
+    return dest / chosen_path.name
+
+
 @contextmanager
 def _unzipped(path: Path, layer: str | None) -> Iterator[Path]:
     """Extract the chosen layer of a zip (and its sidecars) to a temporary folder.
 
     Members are written under their base name only, into a fresh folder, so no
-    member name can reach outside it; archives with absolute, ``..`` or symlink
-    members are refused anyway, as are archives unpacking to more than
-    :data:`MAX_ZIP_BYTES`.
+    member name can reach outside it; archives with empty, absolute, ``..`` or
+    symlink members are refused anyway, as are archives unpacking to more than
+    :data:`MAX_ZIP_BYTES`. Whatever a corrupt archive makes :mod:`zipfile` raise
+    (BadZipFile, zlib.error, NotImplementedError for unknown versions or
+    methods, IndexError, struct.error...) becomes a :class:`LayerReadError`.
     """
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as err:
-        msg = (
-            f"Zip file {str(path)!r} cannot be opened ({err}): it is truncated or "
-            f"corrupt. Download or compress it again."
-        )
-        raise LayerReadError(msg) from err
-    with zf, tempfile.TemporaryDirectory(prefix="geodecoupage-") as tmp:
-        infos = zf.infolist()
-        bad = [
-            i.filename for i in infos if _unsafe_member(i.filename) or _is_symlink(i)
-        ]
-        if bad:
-            shown = ", ".join(repr(b) for b in bad[:5])
-            msg = (
-                f"Zip file {str(path)!r} has {len(bad)} unsafe member name(s) "
-                f"({shown}): absolute paths, '..' or symbolic links could write "
-                f"outside the extraction folder. Refused; re-create the archive from "
-                f"the layer files only."
-            )
-            raise LayerReadError(msg)
-        total = sum(i.file_size for i in infos)
-        if total > MAX_ZIP_BYTES:
-            msg = (
-                f"Zip file {str(path)!r} would unpack to {total / 1024**3:.1f} GiB, "
-                f"more than the {MAX_ZIP_BYTES / 1024**3:.0f} GiB limit. Unpack it "
-                f"yourself and give the layer file."
-            )
-            raise LayerReadError(msg)
-        chosen = _pick_member(path, infos, layer)
-        chosen_path = PurePosixPath(chosen.replace("\\", "/"))
-        wanted = [chosen]
-        if _suffix(Path(chosen)) == ".shp":
-            stem = chosen_path.with_suffix("").as_posix().lower()
-            wanted += [
-                i.filename
-                for i in infos
-                if i.filename != chosen
-                and PurePosixPath(i.filename.replace("\\", "/"))
-                .with_suffix("")
-                .as_posix()
-                .lower()
-                == stem
-            ]
-        dest = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="geodecoupage-") as tmp:
         try:
-            for member in wanted:
-                target = dest / PurePosixPath(member.replace("\\", "/")).name
-                with zf.open(member) as src, target.open("wb") as out:
-                    for block in iter(lambda: src.read(1 << 20), b""):
-                        out.write(block)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as err:
-            msg = (
-                f"Zip file {str(path)!r}: member {member!r} cannot be extracted "
-                f"({err}): the archive is truncated or corrupt. Download or compress "
-                f"it again."
-            )
-            raise LayerReadError(msg) from err
-        yield dest / chosen_path.name
+            with zipfile.ZipFile(path) as zf:
+                inner = _extract(path, zf, layer, Path(tmp))
+        except LayerReadError:
+            raise
+        except Exception as err:  # zipfile raises many types on corrupt input
+            raise _corrupt_zip(path, err) from err
+        yield inner  # outside the try: errors reading *inner* pass unchanged
 
 
 # ---------------------------------------------------------------------------

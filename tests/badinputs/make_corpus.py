@@ -353,6 +353,27 @@ def _(d: Path) -> Path:
     return p
 
 
+@case("zip-member-with-empty-name", expect=LayerReadError, match="unsafe member name")
+def _(d: Path) -> Path:
+    # Found by fuzzing: zipfile.ZipInfo.is_dir() raised IndexError on it.
+    p = zip_of(d / "vide.zip", shapefile_members(d))
+    with zipfile.ZipFile(p, "a") as zf:
+        zf.writestr(zipfile.ZipInfo(""), b"x")
+    return p
+
+
+@case("zip-unsupported-version", expect=LayerReadError, match="zip file version 9.5")
+def _(d: Path) -> Path:
+    # Found by fuzzing: zipfile raised NotImplementedError when extracting.
+    p = d / "version.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        for name, data in shapefile_members(d).items():
+            info = zipfile.ZipInfo(name)
+            info.extract_version = 95
+            zf.writestr(info, data)
+    return p
+
+
 @case("zip-without-layer-file", expect=LayerReadError, match="holds no layer file")
 def _(d: Path) -> Path:
     return zip_of(d / "lisezmoi.zip", {"LISEZMOI.txt": b"voir le courriel"})
