@@ -95,3 +95,45 @@ def add_to(element: Any, parent: Any) -> Any:
     """Add *element* to *parent* and return it (typed helper for mypy)."""
     element.add_to(parent)
     return element
+
+
+class FitWhenVisible(MacroElement):
+    """Fit the map to *bounds* once its container is first visible.
+
+    A map inside a hidden or off-screen ``<iframe>`` (as in the audit report) can
+    be initialised with a zero-size container; Leaflet then draws nothing until
+    the window is resized. This element re-measures the container and fits the
+    bounds the first time it becomes visible, and on window resizes.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var bounds = {{ this.bounds|tojson }};
+            var fitted = false;
+            function refresh() {
+                var el = map.getContainer();
+                if (!el.clientWidth || !el.clientHeight) { return; }
+                map.invalidateSize(false);
+                if (!fitted) { map.fitBounds(bounds); fitted = true; }
+            }
+            window.addEventListener("load", refresh);
+            window.addEventListener("resize", refresh);
+            if ("IntersectionObserver" in window) {
+                new IntersectionObserver(function (entries) {
+                    if (entries.some(function (e) { return e.isIntersecting; })) {
+                        refresh();
+                    }
+                }).observe(map.getContainer());
+            }
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds: list[list[float]]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "FitWhenVisible"
+        self.bounds = bounds

@@ -468,9 +468,12 @@ def overlap_map(
     folium.LayerControl(collapsed=False).add_to(m)
     if lonlat_bounds:
         arr = np.array(lonlat_bounds, dtype="float64")
-        m.fit_bounds(
-            [[arr[:, 0].min(), arr[:, 1].min()], [arr[:, 0].max(), arr[:, 1].max()]]
-        )
+        fit = [
+            [float(arr[:, 0].min()), float(arr[:, 1].min())],
+            [float(arr[:, 0].max()), float(arr[:, 1].max())],
+        ]
+        m.fit_bounds(fit)
+        el.FitWhenVisible(fit).add_to(m)
     logger.info(
         "overlap map: %d layer(s), simplified to %g m (%s)",
         len(keys),

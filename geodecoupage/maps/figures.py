@@ -231,7 +231,7 @@ def overlap_figure(
     simplify_m: float | None = None,
     title: str | None = None,
     lang: Lang = "fr",
-    figsize: tuple[float, float] = (7.0, 7.0),
+    figsize: tuple[float, float] | None = None,
 ) -> Figure:
     """Draw a static overlap map: each layer's outlines in its colour.
 
@@ -253,7 +253,8 @@ def overlap_figure(
     lang
         Language of the notes.
     figsize
-        Size in inches.
+        Size in inches; default 7 inches wide, the height following the
+        extent's shape.
 
     Returns
     -------
@@ -289,6 +290,10 @@ def overlap_figure(
     tol = auto_tolerance_m(extent) if simplify_m is None else float(simplify_m)
     colors = st.layer_colors(work)
     mlines = import_optional("matplotlib.lines", purpose="Figures")
+    if figsize is None:
+        dx, dy = extent[2] - extent[0], extent[3] - extent[1]
+        ratio = dy / dx if dx > 0 else 1.0
+        figsize = (7.0, float(min(max(7.0 * ratio, 3.0), 9.0)) + 0.8)
     fig = _figure(figsize)
     ax = fig.add_subplot()
     handles = []

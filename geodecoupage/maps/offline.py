@@ -232,7 +232,25 @@ def external_assets(html: str) -> list[str]:
     return [m.group(1) for m in _EXTERNAL_REF.finditer(html)]
 
 
-def render_html(m: folium.Map, *, self_contained: bool = True) -> str:
+_FOLIUM_ID = re.compile(r"(?<=_)([0-9a-f]{32})(?![0-9a-f])")
+
+
+def _stable_ids(page: str) -> str:
+    """Replace folium's random element ids by counters (same map, same bytes)."""
+    seen: dict[str, str] = {}
+
+    def repl(match: re.Match[str]) -> str:
+        old = match.group(1)
+        if old not in seen:
+            seen[old] = f"{len(seen) + 1:032x}"
+        return seen[old]
+
+    return _FOLIUM_ID.sub(repl, page)
+
+
+def render_html(
+    m: folium.Map, *, self_contained: bool = True, stable_ids: bool = True
+) -> str:
     """Render *m* to a complete HTML page.
 
     Parameters
@@ -242,6 +260,9 @@ def render_html(m: folium.Map, *, self_contained: bool = True) -> str:
     self_contained
         Inline Leaflet and refuse any external asset (default). With False,
         folium's CDN links are kept.
+    stable_ids
+        Number folium's random element ids in order of appearance, so the same
+        map always renders to the same bytes.
 
     Returns
     -------
@@ -257,6 +278,8 @@ def render_html(m: folium.Map, *, self_contained: bool = True) -> str:
     if self_contained:
         make_self_contained(m)
     html: str = m.get_root().render()
+    if stable_ids:
+        html = _stable_ids(html)
     if self_contained:
         leftovers = external_assets(html)
         if leftovers:

@@ -23,6 +23,7 @@ __all__ = ["AtlasLike", "UnitSplit", "Weight", "split_ranking", "unit_splits"]
 
 Weight = Literal["area", "population"]
 _MAX_TARGETS = 4
+_EPS = 1e-9  # shares within 1e-9 of 1 are whole
 
 
 class AtlasLike(Protocol):
@@ -111,9 +112,10 @@ def unit_splits(
 
     .. math:: \exists j:\ \tau \le s_{ij} \le 1 - \tau \ \text{and}\ t_{ij} \le 1 - \tau
 
-    with :math:`\tau` = *threshold*. A unit inside one target (:math:`s_{ij}
-    \approx 1`) or made of whole targets (:math:`t_{ij} \approx 1`) is not split:
-    those are nestings, not incoherences.
+    with :math:`\tau` = *threshold* (at :math:`\tau = 0`, shares within
+    :math:`10^{-9}` of 1 still count as whole). A unit inside one target
+    (:math:`s_{ij} \approx 1`) or made of whole targets (:math:`t_{ij} \approx
+    1`) is not split: those are nestings, not incoherences.
     """
     share_s, share_t = _share_columns(weight)
     xw = atlas.crosswalk(source, target, weight=weight)
@@ -126,7 +128,10 @@ def unit_splits(
         }
     )
     df = df[df["s"] >= threshold]
-    crossing = (df["s"] <= 1 - threshold) & (df["t"] <= 1 - threshold)
+    # "<= 1 - tau" with a floor so that whole pieces (share 1 up to rounding)
+    # never count as crossing, even at tau = 0
+    upper = 1.0 - max(threshold, _EPS)
+    crossing = (df["s"] <= upper) & (df["t"] <= upper)
     split = crossing.groupby(df["source"]).any().astype(bool)
     n_parts = df.groupby("source")["target"].nunique().astype("int64")
     dominant = df.groupby("source")["s"].max().astype("float64")
@@ -137,7 +142,7 @@ def unit_splits(
     texts: dict[str, str] = {}
     for code, grp in df.sort_values("s", ascending=False).groupby("source", sort=False):
         head = f"{src_label} {code}{colon}"
-        whole = bool((grp["t"] > 1 - threshold).all()) and len(grp) >= 2
+        whole = bool((grp["t"] > upper).all()) and len(grp) >= 2
         if whole:
             texts[code] = head + pick(
                 lang,

@@ -1,1 +1,21 @@
-"""reports."""
+"""Audit reports: one self-contained HTML file per audit (works offline)."""
+
+from __future__ import annotations
+
+from geodecoupage.reports.region import select_region
+from geodecoupage.reports.report import (
+    Section,
+    build_report,
+    nesting_matrix,
+    split_sensitivity,
+    write_report,
+)
+
+__all__ = [
+    "Section",
+    "build_report",
+    "nesting_matrix",
+    "select_region",
+    "split_sensitivity",
+    "write_report",
+]

@@ -49,8 +49,7 @@ def _layer(
     return gdf
 
 
-@pytest.fixture
-def toy_layers() -> dict[str, gpd.GeoDataFrame]:
+def make_toy_layers() -> dict[str, gpd.GeoDataFrame]:
     """mrc, css and regions toy layers (see module docstring)."""
     return {
         "mrc": _layer(
@@ -99,7 +98,18 @@ class TableAtlas:
 
 
 @pytest.fixture
+def toy_layers() -> dict[str, gpd.GeoDataFrame]:
+    """mrc, css and regions toy layers (see module docstring)."""
+    return make_toy_layers()
+
+
+@pytest.fixture
 def toy_atlas() -> TableAtlas:
+    """Atoms of the toy layers with areas (m²) and populations."""
+    return make_toy_atlas()
+
+
+def make_toy_atlas() -> TableAtlas:
     """Atoms of the toy layers with areas (m²) and populations."""
     atoms = pd.DataFrame(
         {

@@ -117,3 +117,10 @@ def test_missing_asset_package_gives_an_install_hint(monkeypatch):
     finally:
         monkeypatch.undo()
         offline.leaflet_assets.cache_clear()
+
+
+def test_same_map_renders_to_the_same_bytes(toy_layers, toy_atlas):
+    a = render_html(overlap_map(toy_layers, atlas=toy_atlas))
+    b = render_html(overlap_map(toy_layers, atlas=toy_atlas))
+    assert a == b
+    assert re.search(r"map_0{31}1\b", a)

@@ -38,3 +38,12 @@ def test_ranking_of_a_containing_layer_has_no_split(toy_atlas):
 def test_ranking_rejects_unknown_layers(toy_atlas):
     with pytest.raises(InvalidParameterError, match=r"'rls'.*atlas layers: mrc, css"):
         split_ranking(toy_atlas, "mrc", others=["rls"])
+
+
+def test_zero_threshold_keeps_whole_pieces_whole(toy_atlas):
+    # at tau = 0 every piece counts, but a piece that is a whole unit is no split
+    assert unit_splits(toy_atlas, "mrc", "css", threshold=0.0).split.to_dict() == {
+        "A": False,
+        "B": True,
+    }
+    assert not unit_splits(toy_atlas, "regions", "mrc", threshold=0.0).split["R"]
