@@ -310,6 +310,10 @@ def _pyogrio_read(path: Path, **kwargs: Any) -> gpd.GeoDataFrame:
         # shapely warns when it decodes NaN/inf coordinates and GDAL when it meets
         # unclosed rings; validation and repair report both, with the codes.
         warnings.filterwarnings("ignore", category=RuntimeWarning)
+        # GeoJSON columns mixing text and numbers are kept as text: what we want.
+        warnings.filterwarnings(
+            "ignore", message="Could not parse column", category=UserWarning
+        )
         return pyogrio.read_dataframe(path, **kwargs)
 
 
@@ -608,6 +612,15 @@ def read_territory(
             LayerQualityWarning,
             stacklevel=2,
         )
+    if len(raw) == 0:
+        empty = Issue(
+            "error",
+            "empty-layer",
+            f"Territory file {shown!r} holds no feature. Check that the export "
+            f"included the features (not only the layer definition), or the layer "
+            f"chosen.",
+        )
+        raise LayerValidationError(label, [empty])
     code_col = _find_column(raw, code_col, "unit codes (code_col)", shown)
     codes = _codes(raw[code_col], code_col, shown)
     if name_col is not None:
@@ -618,7 +631,7 @@ def read_territory(
     index = pd.Index(codes.array, dtype="string", name="code")
     gdf = gpd.GeoDataFrame(
         {"nom": names.array, "layer": pd.array([key] * len(raw), dtype="string")},
-        geometry=raw.geometry.array,
+        geometry=shapely.force_2d(raw.geometry.array),  # Z and M are not used
         crs=raw.crs,
         index=index,
     )

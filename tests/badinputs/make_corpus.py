@@ -298,6 +298,37 @@ def _(d: Path) -> Path:
 
 
 @case(
+    "empty-feature-collection",
+    expect=LayerValidationError,
+    issue_codes=("empty-layer",),
+    match="holds no feature",
+)
+def _(d: Path) -> Path:
+    return geojson(d / "vide.geojson", [])
+
+
+def _check_2d(gdf: gpd.GeoDataFrame) -> None:
+    assert not gdf.geometry.has_z.any()
+    _assert_len(gdf, 6)
+
+
+@case("polygons-with-z", check=_check_2d)
+def _(d: Path) -> Path:
+    return write(frame([shapely.force_3d(p, z=120.0) for p in squares()]), d / "z.gpkg")
+
+
+def _check_mixed(gdf: gpd.GeoDataFrame) -> None:
+    assert gdf.index.tolist() == ["01", "2", "03", "04", "05", "06"], gdf.index.tolist()
+
+
+@case("codes-mixing-text-and-numbers", check=_check_mixed)
+def _(d: Path) -> Path:
+    features = good_features()
+    features[1]["properties"]["code"] = 2
+    return geojson(d / "mixte.geojson", features)
+
+
+@case(
     "plain-parquet-without-geometry", expect=LayerReadError, match="geometry metadata"
 )
 def _(d: Path) -> Path:
