@@ -66,6 +66,7 @@ def _register() -> None:
     cli.add_command(_data.data)
     # -- more commands are registered below (one line each) --
     cli.add_command(__import__("geodecoupage.cli.audit", fromlist=["audit"]).audit)
+    cli.add_command(__import__("geodecoupage.cli.propose", fromlist=["x"]).propose)
 
 
 _register()

@@ -27,6 +27,7 @@ __all__ = [
     "Weight",
     "check_weight",
     "pieces_from_atoms",
+    "restrict_atoms",
     "score_pieces",
 ]
 
@@ -268,3 +269,38 @@ def score_pieces(
         | (out["share_of_unit"] > tau + _TOL)
     )
     return out
+
+
+def base_codes(atoms: pd.DataFrame, base: str) -> pd.Series:
+    """Base unit code of every atom (the atom id itself when *base* is "atom")."""
+    if base == "atom":
+        return pd.Series(atoms.index.astype(str), index=atoms.index, dtype="string")
+    return atoms[base].astype("string")
+
+
+def restrict_atoms(
+    atoms: pd.DataFrame, base: str, units: Sequence[str] | None
+) -> pd.DataFrame:
+    """Keep the atoms of the listed base units (all atoms when *units* is None).
+
+    Raises
+    ------
+    InvalidParameterError
+        If a listed code is not a base unit of the atoms.
+    """
+    if units is None:
+        return atoms
+    codes = base_codes(atoms, base)
+    wanted = {str(u) for u in units}
+    keep = codes.isin(sorted(wanted)).fillna(False).to_numpy(dtype=bool)
+    unknown = sorted(wanted - set(codes[keep].astype(str)))
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        )
+        msg = (
+            f"{len(unknown)} unit code(s) are not {base} codes of the atlas: {shown}. "
+            f"Use the official codes, zero-padded as published."
+        )
+        raise InvalidParameterError(msg)
+    return atoms[keep]

@@ -30,9 +30,11 @@ from geodecoupage.grouping._graph import component_labels, min_st_cut, small_cut
 from geodecoupage.grouping._pieces import (
     AtlasLike,
     Weight,
+    base_codes,
     check_threshold,
     check_weight,
     pieces_from_atoms,
+    restrict_atoms,
     score_pieces,
 )
 from geodecoupage.grouping.result import GroupingProposal
@@ -478,11 +480,7 @@ def dissolve_groups(
     atoms: gpd.GeoDataFrame, base: str, labels: pd.Series
 ) -> gpd.GeoSeries:
     """Dissolve the atoms into one geometry per group (via their base unit)."""
-    codes = (
-        pd.Series(atoms.index.astype(str), index=atoms.index)
-        if base == "atom"
-        else atoms[base].astype("string")
-    )
+    codes = base_codes(atoms, base)
     grp = labels.reindex(codes.to_numpy()).to_numpy()
     ok = pd.notna(grp)
     sub = gpd.GeoDataFrame(
@@ -497,6 +495,7 @@ def coherent_envelopes(
     *,
     base: str = "municipalites",
     layers: Sequence[str] | None = None,
+    units: Sequence[str] | None = None,
     threshold: float = 0.01,
     weight: Weight = "population",
     n_cuts: int = 10,
@@ -515,6 +514,9 @@ def coherent_envelopes(
         Base layer key, or ``"atom"`` to group the atoms themselves.
     layers
         Layers that must nest (default: every other layer of the atlas).
+    units
+        Base unit codes to group (e.g. the municipalities of one region);
+        default: all. Shares are then measured inside these units only.
     threshold, weight, n_cuts, top_envelopes, links, seed
         See :func:`envelopes_from_pieces` and :func:`chaining_cuts`.
     geometry
@@ -542,14 +544,10 @@ def coherent_envelopes(
     >>> env.n_groups                                    # doctest: +SKIP
     """
     keys = _layer_keys(atlas, base, layers)
-    atoms = atlas.atoms
+    atoms = restrict_atoms(atlas.atoms, base, units)
     pieces = pieces_from_atoms(atoms, base=base, layers=keys)
-    codes = (
-        pd.Series(atoms.index.astype(str), index=atoms.index)
-        if base == "atom"
-        else atoms[base]
-    )
-    ok = codes.notna().to_numpy()
+    codes = base_codes(atoms, base)
+    ok = codes.notna().to_numpy(dtype=bool)
     by_base = (
         pd.DataFrame(
             {
@@ -589,6 +587,7 @@ def coherent_envelopes(
         "objective": "n_envelopes",
         "base": base,
         "layers": list(keys),
+        "units": None if units is None else len(units),
         "threshold": float(threshold),
         "weight": weight,
         "links": links,

@@ -32,6 +32,7 @@ from geodecoupage.grouping._pieces import (
     AtlasLike,
     Weight,
     pieces_from_atoms,
+    restrict_atoms,
     score_pieces,
 )
 from geodecoupage.i18n import fmt_int, fmt_pct, pick
@@ -276,45 +277,116 @@ def apply_reassignments(
     return out
 
 
+class _AtomsAtlas:
+    """An atlas stand-in over a (relabelled) atoms table, for the metrics package.
+
+    Crosswalks are group-bys of the atoms, as in the atlas itself, so the
+    scores before and after a reassignment come from the same code path.
+    """
+
+    def __init__(self, atoms: pd.DataFrame, layers: Sequence[str]) -> None:
+        self.atoms = atoms
+        self.layers = tuple(layers)
+        self.params: Mapping[str, object] = {}
+
+    def crosswalk(
+        self,
+        source: str,
+        target: str,
+        *,
+        weight: str = "area",
+        include_gaps: bool = False,
+    ) -> pd.DataFrame:
+        from geodecoupage.metrics._contingency import atom_contingency
+
+        area = atom_contingency(self.atoms, source, target, column="area_m2")
+        out = area.to_frame("area_m2")
+        if weight == "population":
+            pop = atom_contingency(self.atoms, source, target, column="population")
+            out["population"] = pop.reindex(out.index).fillna(0.0)
+        return out
+
+
 def pair_scores(
     atoms: pd.DataFrame,
     pairs: Sequence[tuple[str, str]],
     *,
     threshold: float = 0.01,
+    tolerance_m: float = 100.0,
+    edges: object | None = None,
 ) -> pd.DataFrame:
     """Score each ordered pair of layers with :mod:`geodecoupage.metrics`.
+
+    Parameters
+    ----------
+    atoms
+        Atlas atoms (possibly relabelled by :func:`apply_reassignments`).
+    pairs
+        Ordered ``(source, target)`` layer keys.
+    threshold
+        Significance threshold of the nesting indices.
+    tolerance_m
+        Boundary coincidence tolerance (atoms with geometry only).
+    edges
+        Pre-computed atom edges (:func:`geodecoupage.metrics._edges.atom_edges`),
+        reused across calls on atoms with the same geometry.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``(source, target)``; columns ``n_split``, ``n_pieces``,
-        ``nesting_index_pop``, ``rn_pop``, ``pop_outside_dominant``,
-        ``vi_pop``, ``nmi_pop``, ``h_target_given_source_pop``.
+        Index ``(source, target)``; one numeric column per score of
+        :func:`geodecoupage.metrics.pair_scores` (nesting indices, entropies,
+        NMI, VI, coverage, boundary coincidence) when *atoms* has geometry;
+        without geometry, the nesting indices and population entropies only.
     """
     from geodecoupage.metrics._contingency import atom_contingency
     from geodecoupage.metrics.agreement import information_scores, nesting_indices
 
+    layers = sorted({k for pair in pairs for k in pair})
     rows = []
-    for a, b in pairs:
-        area = atom_contingency(atoms, a, b, column="area_m2")
-        pop = atom_contingency(atoms, a, b, column="population")
-        ni = nesting_indices(area, population=pop, threshold=threshold)
-        info = information_scores(pop)
-        rows.append(
-            {
-                "source": a,
-                "target": b,
-                "n_split": ni.n_split,
-                "n_pieces": ni.n_pieces,
-                "nesting_index_pop": ni.nesting_index_pop,
-                "rn_pop": ni.rn_pop,
-                "pop_outside_dominant": ni.pop_outside_dominant,
-                "vi_pop": info.vi,
-                "nmi_pop": info.nmi,
-                "h_target_given_source_pop": info.h_b_given_a,
-            }
-        )
-    return pd.DataFrame(rows).set_index(["source", "target"])
+    geo = isinstance(atoms, gpd.GeoDataFrame) and atoms.geometry.name in atoms
+    if geo:
+        from geodecoupage.metrics import pair_scores as metric_pair_scores
+        from geodecoupage.metrics._edges import atom_edges
+
+        stand_in = _AtomsAtlas(atoms, layers)
+        e = edges if edges is not None else atom_edges(atoms)
+        for a, b in pairs:
+            row = metric_pair_scores(
+                stand_in,
+                a,
+                b,
+                threshold=threshold,
+                tolerance_m=tolerance_m,
+                edges=e,  # type: ignore[arg-type]
+            )
+            rows.append(
+                {
+                    "source": a,
+                    "target": b,
+                    **{k: v for k, v in row.items() if k not in ("layer_a", "layer_b")},
+                }
+            )
+    else:
+        for a, b in pairs:
+            area = atom_contingency(atoms, a, b, column="area_m2")
+            pop = atom_contingency(atoms, a, b, column="population")
+            ni = nesting_indices(area, population=pop, threshold=threshold)
+            info = information_scores(pop)
+            rows.append(
+                {
+                    "source": a,
+                    "target": b,
+                    **ni.to_dict(),
+                    "h_b_given_a_pop": info.h_b_given_a,
+                    "h_a_given_b_pop": info.h_a_given_b,
+                    "nmi_pop": info.nmi,
+                    "vi_pop": info.vi,
+                }
+            )
+    out = pd.DataFrame(rows).set_index(["source", "target"])
+    numeric = [c for c in out.columns if pd.api.types.is_numeric_dtype(out[c])]
+    return out[numeric].astype("float64")
 
 
 def _frozen(mapping: Mapping[str, object] | None) -> Mapping[str, object]:
@@ -489,6 +561,7 @@ def propose_reassignments(
     *,
     base: str = "municipalites",
     layers: Sequence[str] | None = None,
+    units: Sequence[str] | None = None,
     threshold: float = 0.01,
     weight: Weight = "population",
     region_layer: str | None = "regions",
@@ -503,6 +576,9 @@ def propose_reassignments(
     base, layers, threshold, weight
         As in :func:`reassignment_proposals`; *layers* defaults to every other
         atlas layer except *region_layer*.
+    units
+        Base unit codes that may move (e.g. the municipalities of one region);
+        default: all.
     region_layer
         Layer giving the administrative region (population-dominant region of
         each base unit and of each target unit), or None.
@@ -523,7 +599,9 @@ def propose_reassignments(
     if layers is None and region_layer in keys:
         keys.remove(str(region_layer))
     atoms = atlas.atoms
-    pieces = pieces_from_atoms(atoms, base=base, layers=keys)
+    pieces = pieces_from_atoms(
+        restrict_atoms(atoms, base, units), base=base, layers=keys
+    )
     base_region, unit_region = _regions(atoms, base, keys, region_layer)
     return reassignment_proposals(
         pieces,
@@ -539,6 +617,7 @@ def reassign(
     *,
     base: str = "municipalites",
     layers: Sequence[str] | None = None,
+    units: Sequence[str] | None = None,
     n: int | None = 20,
     select: Sequence[int] | None = None,
     threshold: float = 0.01,
@@ -546,6 +625,7 @@ def reassign(
     region_layer: str | None = "regions",
     same_region: bool = True,
     max_population_change: float | None = None,
+    tolerance_m: float = 100.0,
 ) -> ReassignmentScenario:
     """Rank reassignment proposals, apply a set, and rescore everything.
 
@@ -553,7 +633,7 @@ def reassign(
     ----------
     atlas
         Atlas with *base*, *layers* (and *region_layer*).
-    base, layers, threshold, weight, region_layer
+    base, layers, units, threshold, weight, region_layer
         See :func:`propose_reassignments`.
     n
         Apply the *n* best admissible proposals (None: all admissible).
@@ -567,6 +647,8 @@ def reassign(
         Keep every unit's population within ``±max_population_change`` (a
         share, e.g. 0.05) of its current population; proposals that would break
         it (given those already accepted) are skipped.
+    tolerance_m
+        Boundary coincidence tolerance of the rescoring (metres).
 
     Returns
     -------
@@ -601,11 +683,14 @@ def reassign(
         atlas,
         base=base,
         layers=keys,
+        units=units,
         threshold=threshold,
         weight=weight,
         region_layer=region_layer,
     )
-    pieces = pieces_from_atoms(atoms, base=base, layers=keys)
+    pieces = pieces_from_atoms(
+        restrict_atoms(atoms, base, units), base=base, layers=keys
+    )
     scored = score_pieces(pieces, threshold=threshold, weight=weight)
     moves = scored.loc[
         ~scored["dominant_for_base"], ["base", "layer", "unit", "population"]
@@ -629,8 +714,17 @@ def reassign(
     applied = proposals[proposals["status"] == "applied"]
     after = apply_reassignments(atoms, applied, base=base)
     pairs = [(base, k) for k in keys] + [(a, b) for a in keys for b in keys if a != b]
-    before_scores = pair_scores(atoms, pairs, threshold=threshold)
-    after_scores = pair_scores(after, pairs, threshold=threshold)
+    edges = None
+    if isinstance(atoms, gpd.GeoDataFrame) and len(atoms):
+        from geodecoupage.metrics._edges import atom_edges
+
+        edges = atom_edges(atoms)  # geometry is unchanged by a reassignment
+    before_scores = pair_scores(
+        atoms, pairs, threshold=threshold, tolerance_m=tolerance_m, edges=edges
+    )
+    after_scores = pair_scores(
+        after, pairs, threshold=threshold, tolerance_m=tolerance_m, edges=edges
+    )
     long_b = before_scores.stack().rename("before")
     long_a = after_scores.stack().rename("after")
     scores = pd.concat([long_b, long_a], axis=1)
@@ -658,6 +752,7 @@ def reassign(
     params: dict[str, object] = {
         "base": base,
         "layers": list(keys),
+        "units": None if units is None else len(units),
         "n": n,
         "select": list(select) if select is not None else None,
         "threshold": float(threshold),
@@ -665,6 +760,7 @@ def reassign(
         "region_layer": region_layer,
         "same_region": same_region,
         "max_population_change": max_population_change,
+        "tolerance_m": float(tolerance_m),
         "atlas": dict(getattr(atlas, "params", {}) or {}),
     }
     return ReassignmentScenario(

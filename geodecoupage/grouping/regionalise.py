@@ -50,7 +50,9 @@ from geodecoupage.grouping._graph import (
 from geodecoupage.grouping._pieces import (
     AtlasLike,
     Weight,
+    base_codes,
     pieces_from_atoms,
+    restrict_atoms,
     score_pieces,
 )
 from geodecoupage.grouping.result import GroupingProposal
@@ -61,6 +63,7 @@ __all__ = [
     "IslandPolicy",
     "Method",
     "RegionSolution",
+    "compare_groupings",
     "contiguity_graph",
     "regionalise",
     "regionalise_tables",
@@ -1114,24 +1117,10 @@ def regionalise(
     from geodecoupage.grouping.envelopes import _layer_keys, dissolve_groups
 
     keys = _layer_keys(atlas, base, layers)
-    atoms = atlas.atoms
-    codes = (
-        pd.Series(atoms.index.astype(str), index=atoms.index)
-        if base == "atom"
-        else atoms[base]
-    )
-    ok = codes.notna().to_numpy()
-    if units is not None:
-        wanted = {str(u) for u in units}
-        ok = ok & codes.astype(str).isin(wanted).to_numpy()
-        unknown = sorted(wanted - set(codes[ok].astype(str)))
-        if unknown:
-            msg = (
-                f"{len(unknown)} unit code(s) are not {base} codes of the atlas: "
-                f"{_first(unknown)}."
-            )
-            raise InvalidParameterError(msg)
-    sub = atoms[ok]
+    sub = restrict_atoms(atlas.atoms, base, units)
+    codes = base_codes(sub, base)
+    ok = codes.notna().to_numpy(dtype=bool)
+    sub = sub[ok]
     pieces = pieces_from_atoms(sub, base=base, layers=keys)
     scored = score_pieces(pieces, threshold=threshold, weight=weight)
     touches = scored.loc[scored["touches"], ["base", "layer", "unit"]]
@@ -1174,7 +1163,7 @@ def regionalise(
         gpd.GeoDataFrame(
             {"group": sol.labels.reindex(geoms.index).to_numpy()},
             geometry=geoms.to_numpy(),
-            crs=atoms.crs,
+            crs=sub.crs,
         )
         .dissolve("group")
         .geometry
@@ -1184,7 +1173,7 @@ def regionalise(
     groups.insert(2, "area_m2", area.reindex(groups.index).to_numpy())
     groups["meets_floor"] = groups["population"] >= floor - _EPS
     gdf = gpd.GeoDataFrame(
-        groups, geometry=dissolved.reindex(groups.index).to_numpy(), crs=atoms.crs
+        groups, geometry=dissolved.reindex(groups.index).to_numpy(), crs=sub.crs
     )
     params: dict[str, object] = {
         "objective": "straddles + balance * balance_term",
@@ -1217,3 +1206,140 @@ def regionalise(
         params=params,
         tables={"contiguity": edges},
     )
+
+
+_COMPARED = (
+    "straddles",
+    "n_split",
+    "nesting_index_pop",
+    "nesting_index_area",
+    "pop_outside_dominant",
+    "nmi_area",
+    "vi_area",
+)
+
+
+def compare_groupings(
+    atlas: AtlasLike,
+    proposal: GroupingProposal,
+    *,
+    reference: str | None = "mrc",
+    layers: Sequence[str] | None = None,
+    threshold: float = 0.01,
+    weight: Weight = "population",
+) -> pd.DataFrame:
+    """Score a proposal against an existing grouping of the same base units.
+
+    Parameters
+    ----------
+    atlas
+        The atlas the proposal was computed on.
+    proposal
+        A :class:`GroupingProposal` (``labels`` per base unit; ``params`` with
+        ``base`` and ``layers``).
+    reference
+        Layer whose units serve as the "before" grouping (each base unit in its
+        dominant unit), e.g. ``"mrc"``; None: no "before" (NaN).
+    layers
+        Institutional layers to score against (default: the proposal's).
+    threshold, weight
+        Significance rule of the straddle counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table ``layer``, ``metric``, ``before``, ``after``, ``change``:
+        per institutional layer the straddles (:math:`\\sum_g (|T_L(g)| - 1)`)
+        and the scores of :func:`geodecoupage.metrics.pair_scores` of the
+        grouping against the layer (``n_split``, nesting indices, persons
+        outside the dominant unit, NMI, VI); and for ``layer="all"``:
+        ``n_groups``, ``straddles``, ``min_population``.
+
+    Raises
+    ------
+    InvalidParameterError
+        If a layer is not in the atlas.
+    """
+    from geodecoupage.grouping.envelopes import _layer_keys
+    from geodecoupage.grouping.reassign import pair_scores
+
+    base = str(proposal.params.get("base", "municipalites"))
+    keys = list(layers) if layers is not None else list(proposal.params["layers"])  # type: ignore[call-overload]
+    _layer_keys(atlas, base, keys)
+    atoms = atlas.atoms
+    codes = (
+        atoms[base].astype("string")
+        if base != "atom"
+        else pd.Series(atoms.index.astype(str), index=atoms.index, dtype="string")
+    )
+    after_lab = proposal.labels.astype(str)
+    inside = codes.isin(list(after_lab.index)).to_numpy()
+    sub = atoms[inside].copy()
+    sub_codes = codes[inside].astype(str)
+    sub["_after"] = pd.array(after_lab.reindex(sub_codes).to_numpy(), dtype="string")
+    pieces = pieces_from_atoms(sub, base=base, layers=keys)
+    scored = score_pieces(pieces, threshold=threshold, weight=weight)
+    touches = scored.loc[scored["touches"], ["base", "layer", "unit"]]
+    pop = (
+        pd.Series(sub["population"].fillna(0.0).to_numpy(), index=sub_codes.to_numpy())
+        .groupby(level=0)
+        .sum()
+    )
+    labelings: dict[str, pd.Series] = {"after": after_lab}
+    if reference is not None:
+        if reference not in atlas.layers:
+            msg = (
+                f"Reference layer {reference!r} is not in the atlas (layers: "
+                f"{', '.join(atlas.layers)})."
+            )
+            raise InvalidParameterError(msg)
+        ref = score_pieces(
+            pieces_from_atoms(sub, base=base, layers=[reference]), threshold=0.0
+        )
+        ref_lab = ref[ref["dominant_for_base"]].set_index("base")["unit"].astype(str)
+        labelings["before"] = ref_lab.reindex(after_lab.index)
+        sub["_before"] = pd.array(
+            labelings["before"].reindex(sub_codes).to_numpy(), dtype="string"
+        )
+    values: dict[tuple[str, str], dict[str, float]] = {}
+    for when, lab in labelings.items():
+        lab = lab.dropna()
+        _, total, _, groups = straddle_objective(lab, touches, pop)
+        values[("all", "n_groups")] = {
+            **values.get(("all", "n_groups"), {}),
+            when: float(len(groups)),
+        }
+        values[("all", "straddles")] = {
+            **values.get(("all", "straddles"), {}),
+            when: float(total),
+        }
+        values[("all", "min_population")] = {
+            **values.get(("all", "min_population"), {}),
+            when: float(groups["population"].min()),
+        }
+        col = "_after" if when == "after" else "_before"
+        scores = pair_scores(sub, [(col, k) for k in keys], threshold=threshold)
+        for key in keys:
+            n_col = f"n_{key}"
+            strad = (
+                float((groups[n_col] - 1).clip(lower=0).sum())
+                if n_col in groups
+                else 0.0
+            )
+            values.setdefault((key, "straddles"), {})[when] = strad
+            row = scores.loc[(col, key)]
+            for metric in _COMPARED[1:]:
+                if metric in row.index:
+                    values.setdefault((key, metric), {})[when] = float(row[metric])
+    rows = [
+        {
+            "layer": layer,
+            "metric": metric,
+            "before": v.get("before", float("nan")),
+            "after": v.get("after", float("nan")),
+        }
+        for (layer, metric), v in values.items()
+    ]
+    out = pd.DataFrame(rows)
+    out["change"] = out["after"] - out["before"]
+    return out

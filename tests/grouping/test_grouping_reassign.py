@@ -188,7 +188,7 @@ def test_reassignment_never_increases_incoherence(
         "n_split",
         "n_pieces",
         "pop_outside_dominant",
-        "h_target_given_source_pop",
+        "h_b_given_a_pop",
     ):
         for pair in pairs:
             b, a = sb.loc[pair, metric], sa.loc[pair, metric]
