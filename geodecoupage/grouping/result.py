@@ -97,7 +97,11 @@ class GroupingProposal:
         }.get(self.kind, self.kind)
         lines = [
             f"{kind} : {fmt_int(self.n_groups, lang)} "
-            + pick(lang, fr="groupes de ", en="groups of ")
+            + pick(
+                lang,
+                fr="groupe de " if self.n_groups == 1 else "groupes de ",
+                en="group of " if self.n_groups == 1 else "groups of ",
+            )
             + f"{fmt_int(len(self.labels), lang)} "
             + pick(lang, fr="unités de base", en="base units"),
         ]
