@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import geopandas as gpd
 import shapely
@@ -317,3 +319,46 @@ def test_real_census_tracts_are_repaired(quebec_data: Path):
         )
     assert len(gdf) == 1402
     assert gdf.index.str.fullmatch(r"\d{7}\.\d{2}").all()
+
+
+# ---------------------------------------------------------------------------
+# property: codes and names survive every format unchanged
+
+
+code_text = st.text(alphabet="0123456789ABX-_", min_size=1, max_size=8).filter(
+    lambda c: c.strip() == c and c.strip() != ""
+)
+name_text = st.text(
+    alphabet=st.sampled_from(list("abcéèàâîôûçÉÎ -'’«»–0123456789")), max_size=30
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    codes=st.lists(code_text, min_size=1, max_size=6, unique=True),
+    names=st.lists(name_text, min_size=6, max_size=6),
+    fmt=st.sampled_from(["gpkg", "geojson", "fgb", "parquet", "shp"]),
+)
+def test_property_codes_and_names_round_trip(tmp_path_factory, codes, names, fmt):
+    folder = tmp_path_factory.mktemp("rt")
+    cells = [
+        shapely.box(LON0 + i * STEP, LAT0, LON0 + (i + 1) * STEP, LAT0 + STEP)
+        for i in range(len(codes))
+    ]
+    names = names[: len(codes)]
+    gdf = gpd.GeoDataFrame(
+        {"CODE": codes, "NOM": names}, geometry=cells, crs="EPSG:4326"
+    )
+    out = read_territory(
+        save(gdf, folder / f"s.{fmt}"), code_col="CODE", name_col="NOM"
+    )
+    # A format may store "" as NULL: an empty name and a missing one are equal.
+    got = {
+        k: v if isinstance(v, str) else ""
+        for k, v in zip(out.index, out["nom"], strict=True)
+    }
+    assert got == dict(zip(codes, names, strict=True))
