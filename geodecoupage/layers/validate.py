@@ -226,6 +226,12 @@ def _hits_box(box: np.ndarray, bounds: tuple[float, float, float, float]) -> np.
     return (box[:, 2] >= w) & (box[:, 0] <= e) & (box[:, 3] >= s) & (box[:, 1] <= n)
 
 
+def _km2(m2: float) -> str:
+    """Format an area given in m² as km²: 3 significant digits, no exponent."""
+    km2 = float(m2) / 1e6
+    return f"{km2:,.0f} km²" if km2 >= 100 else f"{km2:.3g} km²"
+
+
 def _fmt_lonlat(lon: float, lat: float) -> str:
     return f"lon {lon:.4g}, lat {lat:.4g}"
 
@@ -580,7 +586,7 @@ def _overlaps(
     order = np.argsort(-areas)
     labels = [
         f"{_code(index, positions[a[k]])}/{_code(index, positions[b[k]])} "
-        f"({areas[k] / 1e6:.3g} km²)"
+        f"({_km2(areas[k])})"
         for k in order[:_MAX_LISTED]
     ]
     more = f" and {len(a) - _MAX_LISTED} more" if len(a) > _MAX_LISTED else ""
@@ -594,8 +600,9 @@ def _overlaps(
             "warning",
             "overlap",
             f"Layer {name!r} should tile the territory, but "
-            f"{_plural(len(a), 'pair')} of units overlap by more than "
-            f"{tolerance_m2:g} m² ({areas.sum() / 1e6:.4g} km² in all): "
+            f"{_plural(len(a), 'pair')} of units overlap"
+            f"{'s' if len(a) == 1 else ''} by more than "
+            f"{tolerance_m2:g} m² ({_km2(areas.sum())} in all): "
             f"{', '.join(labels)}{more}. Overlapping units are counted twice in "
             f"crosswalks; fix the borders in the source (QGIS: Check validity / "
             f"Topology checker) or assign each overlap to one unit.",
@@ -624,7 +631,7 @@ def _gaps(name: str, union: Any, tolerance_m2: float) -> list[Issue]:
     pts = gpd.GeoSeries(shapely.point_on_surface(hole_arr[order[:_MAX_LISTED]]))
     pts = pts.set_crs(WORK_CRS).to_crs(_LONLAT)
     where = ", ".join(
-        f"{areas[k] / 1e6:.3g} km² at {_fmt_lonlat(p.x, p.y)}"
+        f"{_km2(areas[k])} at {_fmt_lonlat(p.x, p.y)}"
         for k, p in zip(order[:_MAX_LISTED], pts, strict=True)
     )
     more = f" and {len(areas) - _MAX_LISTED} more" if len(areas) > _MAX_LISTED else ""
@@ -634,7 +641,7 @@ def _gaps(name: str, union: Any, tolerance_m2: float) -> list[Issue]:
             "gap",
             f"Layer {name!r} should tile the territory, but its union has "
             f"{_plural(len(areas), 'hole')} larger than {tolerance_m2:g} m² "
-            f"({areas.sum() / 1e6:.4g} km² in all): {where}{more}. Holes are places "
+            f"({_km2(areas.sum())} in all): {where}{more}. Holes are places "
             f"no unit covers; if they are real (lakes, enclaves of another "
             f"jurisdiction) ignore this, otherwise fix the borders in the source.",
         )

@@ -283,7 +283,7 @@ def test_overlap_is_found_only_when_tiling():
     expected_km2 = (
         area_m2([shapely.box(X0 + 5 * KM, Y0, X0 + 10 * KM, Y0 + 10 * KM)])[0] / 1e6
     )
-    assert f"{expected_km2:.3g} km²" in issue.message
+    assert f"01/02 ({expected_km2:.3g} km²)" in issue.message
     assert set(issue.codes) == {"01", "02"}
 
 
@@ -567,3 +567,12 @@ def test_property_validation_of_repaired_layer_is_stable(gdf):
     assert validate_layer(repaired, name="p") == validate_layer(
         repair_layer(repaired, name="p").gdf, name="p"
     )
+
+
+def test_areas_in_messages_have_no_exponent():
+    from geodecoupage.layers.validate import _km2
+
+    assert _km2(1.08e9) == "1,080 km²"
+    assert _km2(1.697e12) == "1,697,000 km²"
+    assert _km2(4.74e6) == "4.74 km²"
+    assert _km2(6_057.0) == "0.00606 km²"
