@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from geodecoupage.reports.region import select_region
 from geodecoupage.reports.report import (
     Section,
     build_report,
-    nesting_matrix,
     split_sensitivity,
     write_report,
 )
@@ -14,8 +12,6 @@ from geodecoupage.reports.report import (
 __all__ = [
     "Section",
     "build_report",
-    "nesting_matrix",
-    "select_region",
     "split_sensitivity",
     "write_report",
 ]

@@ -15,7 +15,7 @@ import html
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version as _version
 from pathlib import Path
@@ -41,7 +41,6 @@ __all__ = [
     "TABLE_LAYERS",
     "Section",
     "build_report",
-    "nesting_matrix",
     "split_sensitivity",
     "write_report",
 ]
@@ -118,57 +117,12 @@ def _has_population(atlas: Any) -> bool:
     return bool(pop.notna().any() and float(pop.fillna(0).sum()) > 0)
 
 
-def nesting_matrix(
-    atlas: AtlasLike, keys: Sequence[str] | None = None, *, threshold: float = 0.01
-) -> pd.DataFrame:
-    r"""Return the share of each layer's area that does not nest in each other layer.
-
-    Parameters
-    ----------
-    atlas
-        The atlas.
-    keys
-        Layers, in display order (default: the atlas layers).
-    threshold
-        Significance threshold :math:`\tau` of the nesting test.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Rows and columns are layer keys; cell (A, B) is :math:`1 - NI_{area}(A
-        \to B)`, the area share of A's units that are not nested in one unit of
-        B (0 = A nests in B). The diagonal is NaN. Not symmetric: small units
-        nest in large ones, not the reverse.
-
-    Notes
-    -----
-    :math:`NI_{area}` is :func:`geodecoupage.metrics.agreement.nesting_indices`
-    on the area crosswalk; a unit is nested when its significant area outside
-    its dominant target is at most :math:`\tau`.
-    """
-    from geodecoupage.metrics.agreement import nesting_indices
-
-    keys = list(atlas.layers if keys is None else keys)
-    out = pd.DataFrame(np.nan, index=pd.Index(keys), columns=pd.Index(keys))
-    for a in keys:
-        for b in keys:
-            if a == b:
-                continue
-            xw = atlas.crosswalk(a, b, weight="area")
-            area = xw["area_m2"].astype("float64")
-            area = area[area > 0]
-            if area.empty:
-                continue
-            ni = nesting_indices(area, threshold=threshold)
-            out.loc[a, b] = 1.0 - float(ni.nesting_index_area)
-    return out
-
-
 def split_sensitivity(
     atlas: AtlasLike,
     keys: Sequence[str] | None = None,
     *,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    units: Mapping[str, Collection[str]] | None = None,
 ) -> pd.DataFrame:
     """Return, per threshold, the share of each layer's units split by another layer.
 
@@ -180,6 +134,8 @@ def split_sensitivity(
         Layers (default: the atlas layers); each is tested against the others.
     thresholds
         Sliver thresholds :math:`τ` to sweep.
+    units
+        ``{layer: codes}`` to count (e.g. the units of a region); default all.
 
     Returns
     -------
@@ -204,6 +160,8 @@ def split_sensitivity(
                     else flags.reindex(flags.index.union(s.index), fill_value=False)
                     | s.reindex(flags.index.union(s.index), fill_value=False)
                 )
+            if flags is not None and units is not None and a in units:
+                flags = flags[flags.index.isin([str(c) for c in units[a]])]
             row[a] = float(flags.mean()) if flags is not None and len(flags) else 0.0
         rows[float(tau)] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
@@ -242,29 +200,25 @@ def _pick_table_layer(
     return None
 
 
-def _concertation(
-    atlas: AtlasLike,
-    table_layer: str,
-    sectors: Sequence[str],
-    names: Mapping[str, Mapping[str, str]],
-    threshold: float,
-) -> Any:
-    from geodecoupage.metrics.concertation import concertation_from_tables
+def _within_units(
+    atlas: Any, within: Mapping[str, Collection[str]] | None, keys: Sequence[str]
+) -> dict[str, set[str]] | None:
+    """Codes of each layer's units with atoms inside *within* (None: all)."""
+    if not within:
+        return None
+    atoms = atlas.atoms
+    mask = np.zeros(len(atoms), dtype=bool)
+    for key, codes in within.items():
+        col = atoms[key].astype("string")
+        mask |= col.isin([str(c) for c in codes]).fillna(False).to_numpy(dtype=bool)
+    inside = atoms[mask]
+    return {k: {str(c) for c in inside[k].dropna().unique()} for k in keys}
 
-    area = {k: atlas.crosswalk(table_layer, k)["area_m2"] for k in sectors}
-    population = None
-    if _has_population(atlas):
-        population = {
-            k: atlas.crosswalk(table_layer, k, weight="population")["population"]
-            for k in sectors
-        }
-    return concertation_from_tables(
-        area,
-        population=population,
-        table_layer=table_layer,
-        threshold=threshold,
-        names={k: dict(v) for k, v in names.items()},
-    )
+
+def _rerank(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out["rank"] = np.arange(1, len(out) + 1, dtype="int64")
+    return out
 
 
 def _kpi(value: str, label: str) -> str:
@@ -288,11 +242,13 @@ def build_report(
     layers: Mapping[str, gpd.GeoDataFrame],
     *,
     atlas: AtlasLike | None = None,
+    audit: Any = None,
     matrix: pd.DataFrame | None = None,
     rankings: Mapping[str, pd.DataFrame] | None = None,
     concertation: Any = None,
     sensitivity: pd.DataFrame | None = None,
     table_layer: str | None = "auto",
+    within: Mapping[str, Collection[str]] | None = None,
     threshold: float = 0.01,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     params: Mapping[str, object] | None = None,
@@ -307,12 +263,12 @@ def build_report(
 ) -> str:
     """Build the one-file HTML audit report.
 
-    With an *atlas*, every analysis the caller does not pass is computed: the
-    nesting matrix (:func:`nesting_matrix`), the ranking of the most split units
-    of each layer (:func:`geodecoupage.maps.split_ranking`), the sensitivity
-    curves (:func:`split_sensitivity`) and the over-concertation risk of the
-    table layer against the institution layers
-    (:func:`geodecoupage.metrics.concertation.concertation_from_tables`).
+    The scores come from the audit (:func:`geodecoupage.metrics.audit`, run here
+    on the *atlas* when *audit* is not given): the layer-pair nesting matrix and
+    the over-concertation risk of the table layer against the institution
+    layers. The report adds the ranking of the most split units of each layer
+    (:func:`geodecoupage.maps.split_ranking`) and the threshold-sensitivity
+    curves of split units (:func:`split_sensitivity`).
 
     Parameters
     ----------
@@ -321,19 +277,28 @@ def build_report(
         give titles, vintages, checksums and attributions.
     atlas
         Atlas of (a superset of) these layers.
+    audit
+        A :class:`geodecoupage.metrics.AuditResult` already computed on *atlas*
+        (the CLI passes its own); None runs :func:`geodecoupage.metrics.audit`.
     matrix
-        Layer-pair matrix to show instead of :func:`nesting_matrix`.
+        Layer-pair matrix to show instead of the audit's
+        ``1 - nesting_index_area``.
     rankings
         ``{layer_key: ranked DataFrame}`` instead of :func:`split_ranking`.
     concertation
         A :class:`~geodecoupage.metrics.concertation.ConcertationRisk` instead
-        of the computed one.
+        of the audit's.
     sensitivity
         Curves (index = threshold, one column per curve) instead of
         :func:`split_sensitivity`.
     table_layer
         Layer playing the coordination tables; ``"auto"`` takes ``mrc`` (then
-        ``mtl_quartiers``) when present; None skips over-concertation.
+        ``mtl_quartiers``) when present; None skips over-concertation. The
+        institutions are the other layers among :data:`INSTITUTION_LAYERS`.
+    within
+        Study territory ``{layer: codes}`` (e.g. ``{"mrc": codes}`` of one
+        region, from :func:`geodecoupage.metrics.region.select_region`): the
+        scores and rankings cover the units with atoms inside it.
     threshold
         Significance threshold τ for splits, nesting and concertation.
     thresholds
@@ -384,8 +349,19 @@ def build_report(
     sectors = [k for k in atlas_keys if k in INSTITUTION_LAYERS and k != tl]
 
     if cached is not None and len(atlas_keys) >= 2:
-        if matrix is None:
-            matrix = nesting_matrix(cached, atlas_keys, threshold=threshold)
+        if audit is None and (matrix is None or concertation is None):
+            from geodecoupage.metrics import audit as run_audit
+
+            audit = run_audit(
+                cached,
+                layers=atlas_keys,
+                tables=tl if sectors else None,
+                institutions=sectors if sectors else None,
+                threshold=threshold,
+                within=within,
+                names=names,
+            )
+        inside = _within_units(cached, within, atlas_keys)
         if rankings is None:
             rankings = {
                 k: split_ranking(
@@ -398,10 +374,20 @@ def build_report(
                 )
                 for k in atlas_keys
             }
+            if inside is not None:
+                rankings = {
+                    k: _rerank(r[r.index.isin(inside.get(k, ()))])
+                    for k, r in rankings.items()
+                }
         if sensitivity is None:
-            sensitivity = split_sensitivity(cached, atlas_keys, thresholds=thresholds)
-        if concertation is None and tl is not None and sectors:
-            concertation = _concertation(cached, tl, sectors, names, threshold)
+            sensitivity = split_sensitivity(
+                cached, atlas_keys, thresholds=thresholds, units=inside
+            )
+    if audit is not None:
+        if matrix is None:
+            matrix = 1.0 - audit.matrix("nesting_index_area")
+        if concertation is None:
+            concertation = audit.risk
     rankings = dict(rankings or {})
 
     sections: list[Section] = []
@@ -428,7 +414,14 @@ def build_report(
             sections.append(fig_section)
     sections.append(
         _params_section(
-            params, cached, concertation, threshold, region, simplify_m, lang
+            params,
+            cached,
+            audit,
+            concertation,
+            threshold,
+            region,
+            simplify_m,
+            lang,
         )
     )
     sections.append(_data_section(layers, lang))
@@ -625,6 +618,8 @@ def _summary_section(
 
 def _matrix_section(matrix: pd.DataFrame, with_figure: bool, lang: str) -> Section:
     from geodecoupage.maps.figures import figure_svg, matrix_figure
+
+    matrix = matrix.rename_axis(index=None, columns=None)
 
     caption = pick(
         lang,
@@ -968,6 +963,7 @@ def _figures_section(
 def _params_section(
     params: Mapping[str, object] | None,
     atlas: Any,
+    audit: Any,
     concertation: Any,
     threshold: float,
     region: str | None,
@@ -989,8 +985,11 @@ def _params_section(
         rows.append(("options", str(k), v))
     for k, v in dict(getattr(atlas, "params", {}) or {}).items():
         rows.append(("atlas", str(k), v))
-    for k, v in dict(getattr(concertation, "params", {}) or {}).items():
-        rows.append(("concertation", str(k), v))
+    for k, v in dict(getattr(audit, "params", {}) or {}).items():
+        rows.append(("audit", str(k), v))
+    if audit is None:
+        for k, v in dict(getattr(concertation, "params", {}) or {}).items():
+            rows.append(("concertation", str(k), v))
     frame = pd.DataFrame(
         {
             pick(lang, fr="source", en="source"): [r[0] for r in rows],

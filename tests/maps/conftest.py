@@ -64,9 +64,13 @@ def make_toy_layers() -> dict[str, gpd.GeoDataFrame]:
 
 @dataclass(frozen=True)
 class TableAtlas:
-    """The Atlas contract implemented on a hand-written atoms table (no geometry)."""
+    """The Atlas contract implemented on a hand-written atoms table.
 
-    atoms: pd.DataFrame
+    Shares come from the written ``area_m2`` and ``population`` (not from the
+    geometry), so the expected numbers do not depend on the overlay engine.
+    """
+
+    atoms: gpd.GeoDataFrame
     layers: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -111,13 +115,18 @@ def toy_atlas() -> TableAtlas:
 
 def make_toy_atlas() -> TableAtlas:
     """Atoms of the toy layers with areas (m²) and populations."""
-    atoms = pd.DataFrame(
+    spans = [(0, 10), (10, 14), (14, 20)]
+    atoms = gpd.GeoDataFrame(
         {
             "mrc": ["A", "B", "B"],
             "css": ["X", "X", "Y"],
             "regions": ["R", "R", "R"],
             "area_m2": [100e6, 40e6, 60e6],
             "population": [1000.0, 3000.0, 1000.0],
-        }
+        },
+        geometry=[
+            shapely.box(X0 + a * KM, Y0, X0 + b * KM, Y0 + 10 * KM) for a, b in spans
+        ],
+        crs="EPSG:32198",
     )
     return TableAtlas(atoms=atoms, layers=("mrc", "css", "regions"))

@@ -9,15 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import geopandas as gpd
-import shapely
-
 from geodecoupage.errors import InvalidParameterError, OutputExistsError
 from geodecoupage.maps.offline import external_assets
 from geodecoupage.reports import (
     build_report,
-    nesting_matrix,
-    select_region,
     split_sensitivity,
     write_report,
 )
@@ -29,13 +24,14 @@ def _srcdocs(page: str) -> list[str]:
     return [html.unescape(m) for m in re.findall(r'srcdoc="([^"]*)"', page)]
 
 
-def test_nesting_matrix_by_construction(toy_atlas):
-    m = nesting_matrix(toy_atlas, ["mrc", "css", "regions"])
-    expected = np.array(
-        [[np.nan, 0.5, 0.0], [0.7, np.nan, 0.0], [1.0, 1.0, np.nan]]
-    )  # B (half the area) splits; X (70 %) splits; R holds several units
-    np.testing.assert_allclose(m.to_numpy(), expected, atol=1e-12)
-    assert ((m.fillna(0) >= 0) & (m.fillna(0) <= 1)).all().all()
+def test_report_matrix_is_the_audit_non_nested_share(report_fr):
+    # B (half the area) and X (70 %) do not nest; R holds several units
+    table = re.search(
+        r'<div class="gd-scroll"><table class="gd-table">.*?</table>',
+        report_fr.split('id="matrice"')[1],
+    ).group(0)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    assert cells == ["", "0,50", "0,00", "0,70", "", "0,00", "1,00", "1,00", ""]
 
 
 def test_split_sensitivity_by_construction(toy_atlas):
@@ -85,7 +81,8 @@ def test_report_lists_parameters_sources_and_attributions(report_fr):
         assert f"Source {key.upper()} (test), CC BY 4.0" in report_fr
     assert "<td>threshold</td><td>0,01</td>" in report_fr
     assert "<td>cli</td><td>report</td>" in report_fr
-    assert "<td>table_layer</td><td>mrc</td>" in report_fr
+    assert "<td>audit</td><td>tables</td><td>mrc</td>" in report_fr
+    assert "<td>audit</td><td>institutions</td><td>css</td>" in report_fr
 
 
 def test_report_in_english(toy_layers, toy_atlas):
@@ -151,38 +148,3 @@ def test_same_inputs_same_bytes(toy_layers, toy_atlas):
     a = build_report(toy_layers, atlas=toy_atlas, include_figures=False)
     b = build_report(toy_layers, atlas=toy_atlas, include_figures=False)
     assert a == b
-
-
-# ---- select_region -------------------------------------------------------------
-
-
-def _regions() -> gpd.GeoDataFrame:
-    x0, y0 = -300_000.0, 250_000.0
-    cells = [
-        shapely.box(x0, y0, x0 + 10_000, y0 + 10_000),
-        shapely.box(x0 + 10_000, y0, x0 + 20_000, y0 + 10_000),
-    ]
-    return gpd.GeoDataFrame(
-        {"nom": ["Ouest", "Est"]},
-        geometry=cells,
-        crs="EPSG:32198",
-        index=pd.Index(["01", "02"], name="code"),
-    )
-
-
-def test_select_region_keeps_whole_units_with_enough_inside(toy_layers):
-    layers = {k: v for k, v in toy_layers.items() if k != "regions"}
-    east = select_region(layers, "02", regions=_regions())
-    assert east["mrc"].index.tolist() == ["B"]
-    assert east["css"].index.tolist() == ["X", "Y"]  # 4/14 of X lies in the east
-    assert east["css"].geometry["X"].area == pytest.approx(
-        toy_layers["css"].geometry["X"].area
-    )
-    assert east["mrc"].attrs["attribution"] == toy_layers["mrc"].attrs["attribution"]
-    west = select_region(layers, "1", regions=_regions(), min_share=0.5)
-    assert west["css"].index.tolist() == ["X"]
-
-
-def test_select_region_unknown_code_lists_codes(toy_layers):
-    with pytest.raises(InvalidParameterError, match=r"Unknown region '99'.*01, 02"):
-        select_region(toy_layers, "99", regions=_regions())
