@@ -98,6 +98,21 @@ def _summarise(key: str, gdf: Any, lang: str, tiles: bool) -> dict[str, Any]:
 @click.option(
     "--layer-name", default=None, help="With --file: layer inside a GeoPackage."
 )
+@click.option(
+    "--crs",
+    "declared_crs",
+    default=None,
+    metavar="CRS",
+    help="With --file: the file's CRS when it declares none (e.g. EPSG:4326).",
+)
+@click.option(
+    "--no-repair",
+    is_flag=True,
+    help="With --file: report invalid geometry as an error instead of repairing it.",
+)
+@click.option(
+    "--dissolve", is_flag=True, help="With --file: merge features sharing a code."
+)
 @options.data_dir
 @options.lang
 @options.fmt("table", "json")
@@ -108,6 +123,9 @@ def check(
     code_col: str | None,
     name_col: str | None,
     layer_name: str | None,
+    declared_crs: str | None,
+    no_repair: bool,
+    dissolve: bool,
     data_dir: Path | None,
     lang: str,
     fmt: str,
@@ -128,12 +146,21 @@ def check(
             raise click.UsageError(
                 "--file needs --code-col (the column of unit codes)."
             )
-        with warnings.catch_warnings(record=True):
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             gdf = read_territory(
-                file, code_col=code_col, name_col=name_col, layer=layer_name
+                file,
+                code_col=code_col,
+                name_col=name_col,
+                layer=layer_name,
+                crs=declared_crs,
+                repair=not no_repair,
+                dissolve=dissolve,
             )
-        rows = [_summarise(file.name, gdf, lang, tiles=True)]
+        # read_territory validated the file already; its warnings are the issues
+        row = _summarise(file.name, gdf, lang, tiles=False)
+        row["warnings"] = [str(w.message) for w in caught]
+        rows = [row]
     else:
         if not keys and not all_layers:
             raise click.UsageError("name layers to check (e.g. mrc rls) or use --all.")
