@@ -1,0 +1,106 @@
+"""``geodecoupage map``: an interactive overlap map as one offline HTML file."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from geodecoupage.cli import options
+
+logger = logging.getLogger(__name__)
+
+
+@click.command("map")
+@options.data_dir
+@options.layers
+@options.region
+@options.threshold
+@options.min_area_m2
+@click.option(
+    "--color-by",
+    default=None,
+    metavar="COLUMN",
+    help="Colour units by this column of the layers (e.g. regions_code).",
+)
+@click.option(
+    "--population/--no-population",
+    default=False,
+    show_default=True,
+    help="Add census populations to the tooltips (slower).",
+)
+@click.option(
+    "--simplify-m",
+    type=click.FloatRange(0.0),
+    default=None,
+    help="Display simplification in metres (default: automatic, ~200 m for the "
+    "province; 0 keeps every vertex).",
+)
+@click.option(
+    "--cdn",
+    is_flag=True,
+    default=False,
+    help="Link Leaflet from its CDN instead of inlining it (smaller file, needs "
+    "Internet to open).",
+)
+@options.lang
+@options.output
+@options.overwrite
+def map_(
+    data_dir: Path | None,
+    layers: tuple[str, ...] | None,
+    region: str | None,
+    threshold: float,
+    min_area_m2: float | None,
+    color_by: str | None,
+    population: bool,
+    simplify_m: float | None,
+    cdn: bool,
+    lang: str,
+    output: Path | None,
+    overwrite: bool,
+) -> None:
+    """Draw LAYERS on one map: split units highlighted, crosswalks in tooltips.
+
+    With two layers or more, the map shows which units another layer splits
+    and, on hover, how each unit is shared ("RLS 0612 : 61 % dans ..."). The
+    HTML file holds Leaflet itself, so it opens without Internet. Prints the
+    path written.
+
+    \b
+    Examples:
+      geodecoupage map --layers mrc,rls,css -o carte.html
+      geodecoupage map --layers mtl_arrondissements,cisss --region 06 -o mtl.html
+    """
+    from geodecoupage._io import check_writable
+    from geodecoupage.cli.report import check_layer_keys, prepare, read_layers
+    from geodecoupage.maps import overlap_map, save_map
+
+    keys = check_layer_keys(layers, at_least=1)
+    if output is None:
+        msg = "give the map's path with -o, e.g. -o carte.html."
+        raise click.UsageError(msg)
+    check_writable(output, overwrite=overwrite)
+    if len(keys) == 1 and region is None:
+        data, atlas = read_layers(keys, data_dir), None
+    else:
+        prep = prepare(
+            keys,
+            data_dir=data_dir,
+            region=region,
+            min_area_m2=min_area_m2,
+            population=population,
+        )
+        data, atlas = prep.layers, prep.atlas if len(keys) > 1 else None
+    m = overlap_map(
+        data,
+        atlas=atlas,
+        color_by=color_by,
+        threshold=threshold,
+        simplify_m=simplify_m,
+        self_contained=not cdn,
+        lang=lang,  # type: ignore[arg-type]
+    )
+    out = save_map(m, output, overwrite=overwrite, self_contained=not cdn)
+    click.echo(str(out))
