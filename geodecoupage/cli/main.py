@@ -67,6 +67,8 @@ def _register() -> None:
     # -- more commands are registered below (one line each) --
     cli.add_command(__import__("geodecoupage.cli.audit", fromlist=["audit"]).audit)
     cli.add_command(__import__("geodecoupage.cli.propose", fromlist=["x"]).propose)
+    cli.add_command(__import__("geodecoupage.cli.map", fromlist=["x"]).map_)
+    cli.add_command(__import__("geodecoupage.cli.report", fromlist=["x"]).report)
 
 
 _register()
