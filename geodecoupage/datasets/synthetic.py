@@ -48,9 +48,10 @@ Construction, step by step
 6. *Roughness*: every vertex is moved by a smooth, seeded displacement field (a
    few sine waves at the cell scale and at the vertex-spacing scale), tapered to
    zero on the border of ``D``. It depends on the coordinates only, so shared
-   vertices stay shared; its Lipschitz constant is below ``roughness`` (< 1)
-   plus a small taper term, so the map is one-to-one and borders bend without
-   crossing. ``roughness=0`` keeps straight, densified edges.
+   vertices stay shared; its Lipschitz constant is at most ``roughness`` plus a
+   small taper term, and never above 0.95, so the map is one-to-one and
+   borders bend without crossing. ``roughness=0`` keeps straight, densified
+   edges.
 7. *Outline*: when the outline is not ``D`` itself, base cells and regions are
    intersected with it (only those that cross its border).
 
@@ -103,6 +104,7 @@ _DEFAULT_CELLS_PER_REGION = (10.0, 40.0, 160.0, 640.0)
 _CUT_RANGE = (0.40, 0.95)  # chord position along the cut direction
 _MIN_PIECE_SHARE = 0.005  # smaller cut pieces are not made
 _WAVES = 2  # sine waves per scale and per component of the displacement field
+_MAX_LIPSCHITZ = 0.95  # bound on the Lipschitz constant of the displacement
 
 Warp = Callable[[np.ndarray], np.ndarray]
 
@@ -574,8 +576,10 @@ class _Field:
     that rises linearly from 0 on the rectangle's border to 1 at ``ramp``
     inside. Amplitudes are set so that the sum of ``amplitude × wavenumber``
     is ``roughness / √2`` per component, which bounds the Jacobian's Frobenius
-    norm, hence the Lipschitz constant of the shift, by ``roughness`` (plus
-    ``max_shift / ramp`` from the taper).
+    norm, hence the Lipschitz constant of the shift, by ``roughness``, plus
+    ``√2 × max_shift / ramp`` from the taper; amplitudes are scaled down when
+    that sum (``lipschitz``) would exceed 0.95. A shift with Lipschitz constant
+    below 1 makes ``x + shift(x)`` one-to-one.
     """
 
     def __init__(
@@ -603,7 +607,15 @@ class _Field:
         self.ky = np.concatenate(ky, axis=1)
         self.phase = np.concatenate(phase, axis=1)
         self.amp = np.concatenate(amp, axis=1)
-        self.max_shift = float(self.amp.sum(axis=1).max())
+        # the taper adds |shift| x |grad taper| <= sqrt(2) max_shift / ramp:
+        # scale everything down if the total could come near 1
+        self.lipschitz = roughness + math.sqrt(2.0) * self._max_shift() / self.ramp
+        if self.lipschitz > _MAX_LIPSCHITZ:
+            self.amp *= _MAX_LIPSCHITZ / self.lipschitz
+            self.lipschitz = _MAX_LIPSCHITZ
+
+    def _max_shift(self) -> float:
+        return float(self.amp.sum(axis=1).max())
 
     def __call__(self, xy: np.ndarray) -> np.ndarray:
         xmin, ymin, xmax, ymax = self.bounds
@@ -756,8 +768,10 @@ def synthetic_layers(
         Mean number of base cells per region, one value per layer. Default
         ``10, 40, 160, 640``, then ``10 × 4 ** (k - 1)`` for layer ``k``.
     roughness
-        Strength of the displacement that bends the edges: the Lipschitz
-        constant of the displacement field, in [0, 0.9] (0 = straight edges).
+        Strength of the displacement that bends the edges, in [0, 0.9]: a bound
+        on the Lipschitz constant of the displacement field (a small term for
+        its taper at the border is added, and the total is capped at 0.95).
+        0 keeps straight edges.
     seed
         Seed of ``numpy.random.default_rng``: same arguments, same layers.
 

@@ -16,6 +16,7 @@ from geodecoupage.crs import QUEBEC_BOUNDS_LONLAT
 from geodecoupage.datasets.synthetic import (
     ATTRIBUTION,
     DEFAULT_OUTLINE_BOUNDS,
+    _Field,
     synthetic_layers,
 )
 from geodecoupage.errors import InvalidParameterError
@@ -198,6 +199,27 @@ def test_roughness_bends_edges_without_breaking_the_tiling() -> None:
             assert gdf.is_valid.all()
             assert float(gdf.area.sum()) == pytest.approx(OUTLINE_AREA, rel=1e-9)
             assert _overlap_area(gdf) <= 1e-9 * OUTLINE_AREA
+
+
+@pytest.mark.parametrize("roughness", [0.3, 0.9])
+def test_displacement_field_is_a_contraction(roughness: float) -> None:
+    cell = 2000.0
+    field = _Field(
+        np.random.default_rng(0), DEFAULT_OUTLINE_BOUNDS, cell, cell / 12, roughness
+    )
+    assert field.lipschitz <= 0.95
+    rng = np.random.default_rng(1)
+    x0, y0, x1, y1 = DEFAULT_OUTLINE_BOUNDS
+    p = rng.uniform((x0, y0), (x1, y1), size=(20_000, 2))
+    p[:5000, 0] = x0 + rng.uniform(0, 3 * cell, 5000)  # the taper band too
+    q = p + rng.normal(scale=cell / 50, size=p.shape)
+    shift = (field(q) - q) - (field(p) - p)
+    ratio = np.hypot(*shift.T) / np.hypot(*(q - p).T)
+    assert ratio.max() <= field.lipschitz
+    assert ratio.max() > 0.3 * roughness  # the bound is not vacuous
+    # and the border of the rectangle does not move
+    edge = np.column_stack([np.full(100, x0), np.linspace(y0, y1, 100)])
+    assert np.array_equal(field(edge), edge)
 
 
 def test_custom_outline_is_partitioned() -> None:
