@@ -82,6 +82,7 @@ def map_(
         msg = "give the map's path with -o, e.g. -o carte.html."
         raise click.UsageError(msg)
     check_writable(output, overwrite=overwrite)
+    bounds = None
     if len(keys) == 1 and region is None:
         data, atlas = read_layers(keys, data_dir), None
     else:
@@ -93,12 +94,17 @@ def map_(
             population=population,
         )
         data, atlas = prep.layers, prep.atlas if len(keys) > 1 else None
+        if prep.within is not None:
+            from geodecoupage.reports.report import territory_bounds
+
+            bounds = territory_bounds(prep.atlas, prep.within)
     m = overlap_map(
         data,
         atlas=atlas,
         color_by=color_by,
         threshold=threshold,
         simplify_m=simplify_m,
+        bounds=bounds,
         self_contained=not cdn,
         lang=lang,  # type: ignore[arg-type]
     )

@@ -170,6 +170,7 @@ def overlap_map(
     tiles: str | None = None,
     title: str | None = None,
     style: st.MapStyle | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
     self_contained: bool = True,
     lang: Lang = "fr",
     m: folium.Map | None = None,
@@ -220,6 +221,9 @@ def overlap_map(
         Title shown in the legend box.
     style
         Stroke and fill settings.
+    bounds
+        Initial view ``(west, south, east, north)`` in degrees (e.g. the region
+        of an audit); default: every layer's extent.
     self_contained
         Inline Leaflet from the ``xstatic-leaflet`` package so the saved HTML
         needs no network (see :mod:`geodecoupage.maps.offline`).
@@ -363,13 +367,13 @@ def overlap_map(
     if total.size == 0:
         msg = "Every layer is empty: nothing to map."
         raise InvalidParameterError(msg)
-    bounds = (
+    work_bounds = (
         float(total[:, 0].min()),
         float(total[:, 1].min()),
         float(total[:, 2].max()),
         float(total[:, 3].max()),
     )
-    tol = auto_tolerance_m(bounds) if simplify_m is None else float(simplify_m)
+    tol = auto_tolerance_m(work_bounds) if simplify_m is None else float(simplify_m)
     colors = st.layer_colors(keys)
 
     if m is None:
@@ -466,6 +470,9 @@ def overlap_map(
         if type(child).__name__ == "LayerControl":
             del m._children[name]
     folium.LayerControl(collapsed=False).add_to(m)
+    if bounds is not None:
+        west, south, east, north = (float(b) for b in bounds)
+        lonlat_bounds = [[south, west], [north, east]]
     if lonlat_bounds:
         arr = np.array(lonlat_bounds, dtype="float64")
         fit = [

@@ -42,6 +42,7 @@ __all__ = [
     "Section",
     "build_report",
     "split_sensitivity",
+    "territory_bounds",
     "write_report",
 ]
 
@@ -213,6 +214,25 @@ def _within_units(
         mask |= col.isin([str(c) for c in codes]).fillna(False).to_numpy(dtype=bool)
     inside = atoms[mask]
     return {k: {str(c) for c in inside[k].dropna().unique()} for k in keys}
+
+
+def territory_bounds(
+    atlas: Any, within: Mapping[str, Collection[str]] | None
+) -> tuple[float, float, float, float] | None:
+    """Longitude/latitude box of the atoms inside *within* (None: no territory)."""
+    if not within or atlas is None:
+        return None
+    atoms = atlas.atoms
+    if not isinstance(atoms, gpd.GeoDataFrame) or atoms.crs is None:
+        return None
+    mask = np.zeros(len(atoms), dtype=bool)
+    for key, codes in within.items():
+        col = atoms[key].astype("string")
+        mask |= col.isin([str(c) for c in codes]).fillna(False).to_numpy(dtype=bool)
+    if not mask.any():
+        return None
+    w, s, e, n = atoms[mask].to_crs("EPSG:4326").total_bounds
+    return float(w), float(s), float(e), float(n)
 
 
 def _rerank(frame: pd.DataFrame) -> pd.DataFrame:
@@ -403,7 +423,13 @@ def build_report(
     if include_maps:
         sections.append(
             _maps_section(
-                layers, cached, concertation, rankings, threshold, simplify_m, lang
+                layers,
+                cached,
+                concertation,
+                threshold,
+                simplify_m,
+                territory_bounds(cached, within),
+                lang,
             )
         )
     if include_figures:
@@ -829,9 +855,9 @@ def _maps_section(
     layers: Mapping[str, gpd.GeoDataFrame],
     atlas: Any,
     concertation: Any,
-    rankings: Mapping[str, pd.DataFrame],
     threshold: float,
     simplify_m: float | None,
+    bounds: tuple[float, float, float, float] | None,
     lang: str,
 ) -> Section:
     from geodecoupage.maps.explore import overlap_map
@@ -845,6 +871,7 @@ def _maps_section(
         threshold=threshold,
         simplify_m=simplify_m,
         title=t1,
+        bounds=bounds,
         lang=lang,  # type: ignore[arg-type]
     )
     parts.append(
@@ -881,6 +908,7 @@ def _maps_section(
             threshold=threshold,
             simplify_m=simplify_m,
             title=t2,
+            bounds=bounds,
             lang=lang,  # type: ignore[arg-type]
         )
         parts.append(f"<figure>{_srcdoc_iframe(render_html(m2), t2)}</figure>")

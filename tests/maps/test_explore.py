@@ -293,3 +293,9 @@ def test_missing_folium_gives_an_install_hint(toy_layers, monkeypatch):
         match=r"optional package 'folium'.*pip install \"geodecoupage\[maps\]\"",
     ):
         overlap_map(toy_layers)
+
+
+def test_initial_view_can_be_given(toy_layers):
+    m = overlap_map(toy_layers, bounds=(-73.6, 46.1, -73.5, 46.2))
+    html = render_html(m)
+    assert "[[46.1, -73.6], [46.2, -73.5]]" in html
