@@ -7,7 +7,7 @@ needs them, with an install hint if missing.
 
 from __future__ import annotations
 
-from geodecoupage.maps.explore import overlap_map
+from geodecoupage.maps.explore import explore_atlas, explore_grouping, overlap_map
 from geodecoupage.maps.figures import (
     figure_data_uri,
     figure_svg,
@@ -30,6 +30,8 @@ from geodecoupage.maps.styles import MapStyle, layer_colors, unit_label
 __all__ = [
     "MapStyle",
     "UnitSplit",
+    "explore_atlas",
+    "explore_grouping",
     "external_assets",
     "figure_data_uri",
     "figure_svg",

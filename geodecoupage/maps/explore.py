@@ -33,7 +33,7 @@ from geodecoupage.maps.splits import AtlasLike, Weight, unit_splits
 if TYPE_CHECKING:
     import folium
 
-__all__ = ["CROSSWALK_FIELD", "overlap_map"]
+__all__ = ["CROSSWALK_FIELD", "explore_atlas", "explore_grouping", "overlap_map"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,10 @@ logger = logging.getLogger(__name__)
 CROSSWALK_FIELD = "repartition"
 
 
-def _check_layers(layers: Any) -> dict[str, gpd.GeoDataFrame]:
-    if not isinstance(layers, Mapping) or not layers:
+def _check_layers(
+    layers: Any, *, allow_empty: bool = False
+) -> dict[str, gpd.GeoDataFrame]:
+    if not isinstance(layers, Mapping) or (not layers and not allow_empty):
         msg = (
             "layers must be a non-empty mapping {layer_key: GeoDataFrame}, e.g. "
             "{'mrc': read_layer('mrc'), 'rls': read_layer('rls')}; got "
@@ -258,7 +260,7 @@ def overlap_map(
     folium = import_optional("folium")
     from geodecoupage.maps import _elements as el
 
-    frames = _check_layers(layers)
+    frames = _check_layers(layers, allow_empty=grouping is not None)
     keys = list(frames)
     if not 0.0 <= threshold <= 0.5:
         msg = f"threshold must be between 0 and 0.5; got {threshold}."
@@ -363,7 +365,12 @@ def overlap_map(
             categories = {c: palette[i % len(palette)] for i, c in enumerate(cats)}
 
     # ---- geometry for display --------------------------------------------------------
-    total = np.array([g.total_bounds for g in work.values() if len(g)])
+    extents = [g.total_bounds for g in work.values() if len(g)]
+    if grouping is not None:
+        groups = _grouping_frame(grouping)
+        if groups.crs is not None and groups.geometry.notna().any():
+            extents.append(to_work_crs(groups, name="grouping").total_bounds)
+    total = np.array(extents)
     if total.size == 0:
         msg = "Every layer is empty: nothing to map."
         raise InvalidParameterError(msg)
@@ -565,10 +572,18 @@ def _unit_style(
 
 
 def _grouping_frame(grouping: Any) -> gpd.GeoDataFrame:
-    if isinstance(grouping, gpd.GeoDataFrame):
-        return grouping
-    groups = getattr(grouping, "groups", None)
-    if isinstance(groups, gpd.GeoDataFrame):
+    groups = grouping if isinstance(grouping, gpd.GeoDataFrame) else None
+    if groups is None and isinstance(
+        getattr(grouping, "groups", None), gpd.GeoDataFrame
+    ):
+        groups = grouping.groups
+    if groups is not None:
+        if groups.geometry.isna().all():
+            msg = (
+                "The grouping has no geometry (built without it); rebuild it with "
+                "geometry, or map its units coloured by group instead."
+            )
+            raise InvalidParameterError(msg)
         return groups
     msg = (
         "grouping must be a GeoDataFrame with one row per group, or an object "
@@ -704,3 +719,58 @@ def _legend_html(
         + "</div>"
     )
     return "".join(parts)
+
+
+def explore_atlas(
+    atlas: Any,
+    *,
+    layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    **kwargs: Any,
+) -> folium.Map:
+    """Return the overlap map of an atlas (the ``Atlas.explore()`` hook).
+
+    Parameters
+    ----------
+    atlas
+        An atlas (``atoms`` GeoDataFrame with one code column per layer).
+    layers
+        The layers to draw; default: rebuilt by dissolving the atoms of each
+        atlas layer (codes only, no names).
+    **kwargs
+        Passed to :func:`overlap_map`.
+
+    Returns
+    -------
+    folium.Map
+        The map.
+    """
+    if layers is None:
+        atoms = atlas.atoms
+        built: dict[str, gpd.GeoDataFrame] = {}
+        for key in atlas.layers:
+            sub = atoms.loc[atoms[key].notna(), [key, atoms.geometry.name]]
+            g = sub.dissolve(by=key)
+            g.index = g.index.astype(str)
+            g.index.name = "code"
+            built[key] = g
+        layers = built
+    return overlap_map(layers, atlas=atlas, **kwargs)
+
+
+def explore_grouping(
+    proposal: Any,
+    *,
+    layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    **kwargs: Any,
+) -> folium.Map:
+    """Return a map of a grouping proposal over *layers* (before/after).
+
+    The ``GroupingProposal.explore()`` hook: the groups are one toggleable layer
+    ("regroupement"), drawn over the given layers.
+
+    Returns
+    -------
+    folium.Map
+        The map.
+    """
+    return overlap_map(layers or {}, grouping=proposal, **kwargs)

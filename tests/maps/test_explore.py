@@ -299,3 +299,23 @@ def test_initial_view_can_be_given(toy_layers):
     m = overlap_map(toy_layers, bounds=(-73.6, 46.1, -73.5, 46.2))
     html = render_html(m)
     assert "[[46.1, -73.6], [46.2, -73.5]]" in html
+
+
+def test_explore_atlas_rebuilds_layers_from_atoms(toy_atlas):
+    from geodecoupage.maps import explore_atlas
+
+    m = explore_atlas(toy_atlas)
+    assert list(_feature_groups(m)) == ["mrc", "css", "regions"]
+    text = _features(m, "mrc")["B"]["properties"][CROSSWALK_FIELD]
+    assert f"MRC B : 60{NNBSP}% dans CSS Y" in text
+
+
+def test_explore_grouping_alone_and_without_geometry(toy_layers):
+    from geodecoupage.maps import explore_grouping
+
+    groups = toy_layers["mrc"].rename_axis("group")
+    m = explore_grouping(groups)
+    assert list(_feature_groups(m)) == ["regroupement"]
+    empty = gpd.GeoDataFrame({"n_units": [1]}, geometry=[None], crs="EPSG:32198")
+    with pytest.raises(InvalidParameterError, match="has no geometry"):
+        explore_grouping(empty)
