@@ -129,6 +129,23 @@ class GroupingProposal:
     def __str__(self) -> str:
         return self.summary()
 
+    def explore(
+        self, layers: Mapping[str, gpd.GeoDataFrame] | None = None, **kwargs: Any
+    ) -> Any:
+        """Map the groups over *layers* (needs the ``maps`` extra).
+
+        A thin hook to :func:`geodecoupage.maps.explore.explore_grouping`; the
+        computation modules never import the maps package otherwise.
+
+        Returns
+        -------
+        folium.Map
+            One toggleable layer per input layer plus the groups.
+        """
+        from geodecoupage.maps.explore import explore_grouping
+
+        return explore_grouping(self, layers=layers, **kwargs)
+
     def to_file(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the groups (and, in a GeoPackage, the labels and tables).
 

@@ -189,3 +189,12 @@ def test_proposal_exports_and_summaries(territory, tmp_path) -> None:
     env.to_file(gpkg, overwrite=True)
     with pytest.raises(InvalidParameterError, match=r"\.gpkg"):
         env.to_file(tmp_path / "env.shp")
+
+
+def test_explore_hook_maps_the_groups(territory) -> None:
+    pytest.importorskip("folium")
+    atlas = territory(4, 1, {"css": ["c0", "c0", "c1", "c1"]})
+    env = coherent_envelopes(atlas, base="muni", layers=["css"])
+    html = env.explore().get_root().render()
+    assert "regroupement" in html
+    assert "E001" in html
