@@ -65,10 +65,12 @@ def _register() -> None:
     cli.add_command(_layers.layers)
     cli.add_command(_data.data)
     # -- more commands are registered below (one line each) --
-    cli.add_command(__import__("geodecoupage.cli.audit", fromlist=["audit"]).audit)
+    # audit, extended with --all-regions/--jobs/--force/--config (cli/batch.py)
+    cli.add_command(__import__("geodecoupage.cli.batch", fromlist=["x"]).audit)
     cli.add_command(__import__("geodecoupage.cli.propose", fromlist=["x"]).propose)
     cli.add_command(__import__("geodecoupage.cli.map", fromlist=["x"]).map_)
     cli.add_command(__import__("geodecoupage.cli.report", fromlist=["x"]).report)
+    cli.add_command(__import__("geodecoupage.cli.version", fromlist=["x"]).version)
 
 
 _register()
