@@ -16,7 +16,8 @@ Each shared edge is seen twice (once from each side); outer edges once.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -68,28 +69,41 @@ class AtomEdges:
     eps_m: float
     max_segment_m: float
 
-    def codes(self, atoms: pd.DataFrame, layer: str) -> tuple[np.ndarray, np.ndarray]:
-        """Return the *layer* code on each side of every segment (None if uncovered)."""
-        col = atoms[layer].to_numpy(dtype=object)
-        col = np.where(pd.isna(col), None, col)
-        side = col[self.seg_atom]
-        other = np.full(len(self.seg_nbr), None, dtype=object)
-        inside = self.seg_nbr >= 0
-        other[inside] = col[self.seg_nbr[inside]]
-        return side, other
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def codes(self, atoms: pd.DataFrame, layer: str) -> tuple[IntArray, IntArray]:
+        """Integer code of *layer* on each side of every segment (-1: uncovered)."""
+        key = ("codes", id(atoms), layer)
+        if key not in self._cache:
+            col = atoms[layer].to_numpy(dtype=object)
+            ints, _ = pd.factorize(col, use_na_sentinel=True)
+            ints = np.asarray(ints, dtype="int64")
+            side = ints[self.seg_atom]
+            other = np.where(
+                self.seg_nbr >= 0, ints[np.maximum(self.seg_nbr, 0)], -1
+            ).astype("int64")
+            self._cache[key] = (side, other)
+        cached: tuple[IntArray, IntArray] = self._cache[key]
+        return cached
 
     def boundary_mask(self, atoms: pd.DataFrame, layer: str) -> np.ndarray:
         """Segments on the boundary of *layer* (its outer edge included)."""
         side, other = self.codes(atoms, layer)
-        has_side, has_other = ~pd.isna(side), ~pd.isna(other)
-        differ = np.asarray(side != other, dtype=bool)
-        return np.asarray((has_side | has_other) & differ, dtype=bool)
+        return np.asarray(((side >= 0) | (other >= 0)) & (side != other), dtype=bool)
 
     def internal_mask(self, atoms: pd.DataFrame, layer: str) -> np.ndarray:
         """Segments between two different units of *layer*."""
         side, other = self.codes(atoms, layer)
-        both = ~pd.isna(side) & ~pd.isna(other)
-        return np.asarray(both & np.asarray(side != other, dtype=bool), dtype=bool)
+        return np.asarray((side >= 0) & (other >= 0) & (side != other), dtype=bool)
+
+    def boundary_tree(self, atoms: pd.DataFrame, layer: str) -> Any:
+        """STRtree of the segments on *layer*'s boundary (cached)."""
+        key = ("tree", id(atoms), layer)
+        if key not in self._cache:
+            mask = self.boundary_mask(atoms, layer)
+            lines = shapely.linestrings(self.seg_xy[mask].reshape(-1, 2, 2))
+            self._cache[key] = shapely.STRtree(lines)
+        return self._cache[key]
 
 
 def _twins(xy: FloatArray, seg_atom: IntArray) -> tuple[IntArray, IntArray]:
@@ -228,22 +242,26 @@ def components(n: int, pairs: IntArray, same: np.ndarray) -> IntArray:
     -------
     numpy.ndarray
         Component label of each node (the smallest node index of its component).
+
+    Notes
+    -----
+    Vectorised label propagation: every link pulls both ends to the smaller
+    label, then labels jump to their label's label, until nothing changes.
     """
-    parent = np.arange(n, dtype="int64")
-
-    def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = int(parent[root])
-        while parent[x] != root:
-            parent[x], x = root, int(parent[x])
-        return root
-
-    for a, b in pairs[np.asarray(same, dtype=bool)]:
-        ra, rb = find(int(a)), find(int(b))
-        if ra != rb:
-            if ra < rb:
-                parent[rb] = ra
-            else:
-                parent[ra] = rb
-    return np.array([find(i) for i in range(n)], dtype="int64")
+    labels = np.arange(n, dtype="int64")
+    links = pairs[np.asarray(same, dtype=bool)]
+    if links.size == 0:
+        return labels
+    p, q = links[:, 0], links[:, 1]
+    while True:
+        low = np.minimum(labels[p], labels[q])
+        before = labels.copy()
+        np.minimum.at(labels, p, low)
+        np.minimum.at(labels, q, low)
+        while True:  # pointer jumping
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+        if np.array_equal(labels, before):
+            return labels

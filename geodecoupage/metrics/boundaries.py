@@ -107,12 +107,11 @@ def boundary_coincidence(
     rest = np.flatnonzero(internal & ~b_edge)
     if tolerance_m > 0 and rest.size and b_edge.any():
         xy = edges.seg_xy
-        b_lines = shapely.linestrings(xy[b_edge].reshape(-1, 2, 2))
         mids = shapely.points(
             (xy[rest, 0] + xy[rest, 2]) / 2.0, (xy[rest, 1] + xy[rest, 3]) / 2.0
         )
-        tree = shapely.STRtree(b_lines)
-        hit, _ = tree.query_nearest(mids, max_distance=tolerance_m, all_matches=False)
+        tree = edges.boundary_tree(atoms, layer_b)
+        hit, _ = tree.query(mids, predicate="dwithin", distance=tolerance_m)
         near[rest[np.unique(hit)]] = True
     length = edges.seg_len
     total = float(length[internal].sum()) / 2.0
@@ -173,48 +172,63 @@ def fragment_counts(
     tau = check_threshold(threshold)
     _check_layer(atoms, layer)
     _check_layer(atoms, reference)
-    a_col = atoms[layer].to_numpy(dtype=object)
-    b_col = atoms[reference].to_numpy(dtype=object)
-    a = a_col[edges.part_atom]
-    b = b_col[edges.part_atom]
-    a_ok = ~pd.isna(a)
-    b_ok = ~pd.isna(b)
+    a_int, a_lab = pd.factorize(atoms[layer].to_numpy(dtype=object))
+    b_int, b_lab = pd.factorize(atoms[reference].to_numpy(dtype=object))
+    a_labels = np.asarray(a_lab, dtype=object).astype(str)
+    b_labels = np.asarray(b_lab, dtype=object).astype(str)
+    a = np.asarray(a_int, dtype="int64")[edges.part_atom]  # -1: uncovered
+    b = np.asarray(b_int, dtype="int64")[edges.part_atom]
+    a_ok, b_ok = a >= 0, b >= 0
     n = len(edges.part_atom)
     p, q = edges.adjacency[:, 0], edges.adjacency[:, 1]
-    same_a = a_ok[p] & a_ok[q] & (a[p] == a[q])
-    same_ab = same_a & b_ok[p] & b_ok[q] & (b[p] == b[q])
+    same_a = a_ok[p] & (a[p] == a[q])
+    same_ab = same_a & b_ok[p] & (b[p] == b[q])
     area = edges.part_area_m2
-
-    def count(comp: np.ndarray, mask: np.ndarray, totals: pd.Series) -> pd.Series:
-        frame = pd.DataFrame(
-            {"unit": a[mask].astype(str), "comp": comp[mask], "area": area[mask]}
+    n_units = len(a_labels)
+    if n_units == 0:
+        empty = pd.Index([], name="code", dtype=object)
+        cols = ["n_parts", "n_fragments", "n_fragments_dominant"]
+        return pd.DataFrame({c: pd.Series([], dtype="int64") for c in cols}).set_axis(
+            empty
         )
-        if frame.empty:
-            return pd.Series(dtype="int64")
-        pieces = frame.groupby(["unit", "comp"], sort=True)["area"].sum()
-        units = pieces.index.get_level_values(0)
-        unit_total = totals.reindex(units).to_numpy()
-        largest = pieces.groupby(level=0).transform("max").to_numpy()
-        sig = (
-            (pieces.to_numpy() > tau * unit_total) & (pieces.to_numpy() >= min_piece_m2)
-        ) | (pieces.to_numpy() == largest)
-        return pd.Series(sig, index=units).groupby(level=0).sum().astype("int64")
+
+    def count(comp: np.ndarray, mask: np.ndarray, totals: np.ndarray) -> np.ndarray:
+        """Significant pieces per unit (array over unit integer codes)."""
+        out = np.zeros(n_units, dtype="int64")
+        if not mask.any():
+            return out
+        keys, inv = np.unique(
+            np.column_stack([a[mask], comp[mask]]), axis=0, return_inverse=True
+        )
+        piece_area = np.bincount(inv.ravel(), weights=area[mask], minlength=len(keys))
+        unit = keys[:, 0]
+        largest = np.zeros(n_units)
+        np.maximum.at(largest, unit, piece_area)
+        sig = ((piece_area > tau * totals[unit]) & (piece_area >= min_piece_m2)) | (
+            piece_area == largest[unit]
+        )
+        np.add.at(out, unit[sig], 1)
+        return out
 
     covered = a_ok & b_ok
-    tot_all = pd.Series(area[a_ok], index=a[a_ok].astype(str)).groupby(level=0).sum()
-    tot_cov = (
-        pd.Series(area[covered], index=a[covered].astype(str)).groupby(level=0).sum()
-    )
+    tot_all = np.bincount(a[a_ok], weights=area[a_ok], minlength=n_units)
+    tot_cov = np.bincount(a[covered], weights=area[covered], minlength=n_units)
     comp_a = components(n, edges.adjacency, same_a)
     comp_ab = components(n, edges.adjacency, same_ab)
-    n_parts = count(comp_a, a_ok, tot_all)
-    n_frag = count(comp_ab, covered, tot_cov)
-    dom = dominant.astype(object).reindex(pd.Index(a[covered].astype(str)))
-    in_dom = np.zeros(n, dtype=bool)
-    in_dom[np.flatnonzero(covered)] = b[covered].astype(str) == dom.to_numpy(
-        dtype=object
+    dom_code = (
+        pd.Series(dominant.astype(str).to_numpy(), index=dominant.index.astype(str))
+        .reindex(a_labels)
+        .to_numpy(dtype=object)
     )
-    n_dom = count(comp_ab, in_dom, tot_cov)
+    b_index = {lab: i for i, lab in enumerate(b_labels)}
+    dom_b = np.array(
+        [-1 if pd.isna(d) else b_index.get(str(d), -1) for d in dom_code],
+        dtype="int64",
+    )
+    in_dom = covered & (b == dom_b[np.maximum(a, 0)])
+    n_parts = pd.Series(count(comp_a, a_ok, tot_all), index=a_labels)
+    n_frag = pd.Series(count(comp_ab, covered, tot_cov), index=a_labels)
+    n_dom = pd.Series(count(comp_ab, in_dom, tot_cov), index=a_labels)
     index = pd.Index(sorted(set(n_parts.index) | set(dominant.index)), name="code")
     out = pd.DataFrame(
         {

@@ -57,7 +57,10 @@ class RiskWeights:
     Parameters
     ----------
     extra_partner
-        :math:`β_n`, cost of each partner beyond the first in a sector.
+        :math:`β_n`, cost of each *effective* partner beyond the first in a
+        sector (:math:`N_{eff} - 1`, so a partner holding a few % of the unit
+        weighs little). Default 0.5: a partner that contains the unit or lies
+        inside it is a coordination cost, not a misalignment.
     straddling_partner
         :math:`β_m`, extra cost of each partner that straddles the boundary
         (neither contains nor is contained in the other unit).
@@ -68,7 +71,7 @@ class RiskWeights:
         :math:`w_L` per institution layer key; missing keys weigh 1.
     """
 
-    extra_partner: float = 1.0
+    extra_partner: float = 0.5
     straddling_partner: float = 1.0
     straddled_share: float = 1.0
     sectors: Mapping[str, float] = field(default_factory=dict)
@@ -103,9 +106,9 @@ class RiskWeights:
         }
 
 
-def _load(n: pd.Series, m: pd.Series, q: pd.Series, w: RiskWeights) -> pd.Series:
+def _load(neff: pd.Series, m: pd.Series, q: pd.Series, w: RiskWeights) -> pd.Series:
     return (
-        w.extra_partner * (n - 1).clip(lower=0)
+        w.extra_partner * (neff.fillna(1.0) - 1.0).clip(lower=0.0)
         + w.straddling_partner * m
         + w.straddled_share * q
     )
@@ -469,15 +472,17 @@ def concertation_from_tables(
 
     .. math::
 
-        \\ell_{tL} = β_n (n_{tL} - 1)^+ + β_m m_{tL} + β_q q_{tL}, \\qquad
+        \\ell_{tL} = β_n (N_{eff,tL} - 1) + β_m m_{tL} + β_q q_{tL}, \\qquad
         R_t = \\sum_L w_L \\, \\ell_{tL}.
 
     Per institution :math:`j` of sector :math:`L`, the same formula on the
-    transposed table: :math:`R_j = w_L [β_n (n_j - 1)^+ + β_m m_j + β_q q_j]`
-    with :math:`n_j` tables summoning it, :math:`m_j` of them straddling and
-    :math:`q_j = \\sum_{t\\,straddling} u_{tj}`. With perfect nesting (every table
-    inside one institution per sector, or every institution inside one table)
-    :math:`m = q = 0` and only the extra partners count. Ranks: 1 = highest
+    transposed table: :math:`R_j = w_L [β_n (N_{eff,j} - 1) + β_m m_j + β_q
+    q_j]` with :math:`N_{eff,j} = 1/\\sum_t u_{tj}^2` over the tables,
+    :math:`m_j` straddling tables and :math:`q_j = \\sum_{t\\,straddling}
+    u_{tj}`. Defaults :math:`β_n = 0.5`, :math:`β_m = β_q = 1`, :math:`w_L = 1`.
+    With perfect nesting (every table inside one institution per sector, or
+    every institution inside one table) :math:`m = q = 0` and only the
+    effective extra partners count. Ranks: 1 = highest
     score; ties share the rank.
     """
     tau = check_threshold(threshold)
@@ -573,7 +578,7 @@ def _table_rows(
         )
         hhi = (lk["share_of_table"] ** 2).groupby(lk["table"]).sum()
         neff = (1.0 / hhi).reindex(out.index)
-        load = _load(n, m, q, w)
+        load = _load(neff, m, q, w)
         out[f"n_{k}"] = n
         out[f"n_eff_{k}"] = neff
         out[f"straddling_{k}"] = m
@@ -636,7 +641,7 @@ def _institution_rows(
             lower=0.0
         )
         frame["score"] = w.sector(k) * _load(
-            frame["n_tables"], frame["n_straddling"], frame["straddled_share"], w
+            frame["n_eff_tables"], frame["n_straddling"], frame["straddled_share"], w
         )
         frames.append(frame)
     if not frames:

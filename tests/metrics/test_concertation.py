@@ -54,8 +54,8 @@ def test_table_scores_follow_the_documented_formula() -> None:
     assert t.loc["t2", "straddled_share_css"] == pytest.approx(0.6)
     assert t.loc["t2", "elsewhere_share_css"] == pytest.approx(0.6)
     assert t.loc["t2", "n_eff_css"] == pytest.approx(1 / (0.36 + 0.16))
-    # (n - 1) + m + q per sector: css 1 + 1 + 0.6; rls 0.
-    assert t.loc["t2", "score"] == pytest.approx(2.6)
+    # 0.5 (N_eff - 1) + m + q per sector: css 0.5 * (1/0.52 - 1) + 1 + 0.6; rls 0.
+    assert t.loc["t2", "score"] == pytest.approx(0.5 * (1 / 0.52 - 1) + 1.6)
     assert t.loc["t1", "score"] == 0.0
     assert t["rank"].tolist() == [1, 2]
     assert t.loc["t2", "n_institutions"] == 3
@@ -68,9 +68,10 @@ def test_institution_scores_use_the_transposed_table() -> None:
     assert c1["dominant_table"] == "t1"
     assert c1["dominant_share"] == pytest.approx(100 / 160)
     assert c1["n_eff_tables"] == pytest.approx(1 / ((100 / 160) ** 2 + (60 / 160) ** 2))
-    assert c1["score"] == pytest.approx(1 + 1 + 60 / 160)
+    assert c1["score"] == pytest.approx(0.5 * (c1["n_eff_tables"] - 1) + 1 + 60 / 160)
     assert inst.loc[("rls", "r1"), "n_straddling"] == 0
-    assert inst.loc[("rls", "r1"), "score"] == pytest.approx(1.0)  # 2 tables, nested
+    # two whole tables inside r1: N_eff = 2, no straddling.
+    assert inst.loc[("rls", "r1"), "score"] == pytest.approx(0.5)
     assert inst.index[0] == ("css", "c1")
 
 
@@ -89,7 +90,10 @@ def test_threshold_hides_small_overlaps() -> None:
     assert low.tables.loc["t1", "n_css"] == 2
     # 0.5 is below 1 % of t1 and of c2 (100.5): not significant at 1 %.
     assert high.tables.loc["t1", "n_css"] == 1
-    assert high.tables.loc["t1", "score"] == 0.0
+    # The score moves smoothly: the tiny partner still adds to N_eff.
+    small = 0.5 * (1 / (0.995**2 + 0.005**2) - 1)
+    assert high.tables.loc["t1", "score"] == pytest.approx(small)
+    assert low.tables.loc["t1", "score"] == pytest.approx(small + 1 + 0.005)
 
 
 def test_population_basis_and_fallback() -> None:
