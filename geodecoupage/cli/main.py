@@ -70,6 +70,7 @@ def _register() -> None:
     cli.add_command(__import__("geodecoupage.cli.propose", fromlist=["x"]).propose)
     cli.add_command(__import__("geodecoupage.cli.map", fromlist=["x"]).map_)
     cli.add_command(__import__("geodecoupage.cli.report", fromlist=["x"]).report)
+    cli.add_command(__import__("geodecoupage.cli.portrait", fromlist=["x"]).portrait)
     cli.add_command(__import__("geodecoupage.cli.version", fromlist=["x"]).version)
 
 
