@@ -8,7 +8,7 @@ that contract so the scores do not import the overlay engine.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,12 @@ class AtlasLike(Protocol):
         """Layer keys, in build order."""
 
     def crosswalk(
-        self, source: str, target: str, *, weight: str = ..., include_gaps: bool = ...
+        self,
+        source: str,
+        target: str,
+        *,
+        weight: Literal["area", "population"] = ...,
+        include_gaps: bool = ...,
     ) -> pd.DataFrame:
         """Crosswalk indexed by ``(source_code, target_code)``."""
 
@@ -99,7 +104,7 @@ def weights(
     source: str,
     target: str,
     *,
-    weight: str = "area",
+    weight: Literal["area", "population"] = "area",
     mask: np.ndarray | None = None,
 ) -> pd.Series:
     """Return the contingency table of *source* against *target*.
