@@ -1,0 +1,817 @@
+"""The atlas: common refinement of N boundary layers, built once, queried often.
+
+An *atom* is a maximal piece of territory on which every layer has one code (or
+none). :func:`build_atlas` computes all atoms of N layers in one pass (see
+:mod:`geodecoupage.overlay._engine` for the kernel); every crosswalk, score,
+grouping and map of geodecoupage is a group-by on :attr:`Atlas.atoms`.
+
+Method and defaults: ``docs/methodologie.md``, section *Superposition*.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+
+from geodecoupage.crs import AREA_CRS, WORK_CRS, area_m2, require_crs, to_work_crs
+from geodecoupage.errors import InvalidParameterError, UnknownLayerError
+from geodecoupage.overlay import _engine
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_MIN_AREA_M2",
+    "DEFAULT_SLIVER_SHARE",
+    "DEFAULT_SLIVER_WIDTH_M",
+    "DEFAULT_SNAP_M",
+    "Atlas",
+    "build_atlas",
+]
+
+Weight = Literal["area", "population"]
+
+#: Snapping grid (m): vertices and intersections are rounded to it.
+DEFAULT_SNAP_M = 1.0
+#: Pieces smaller than this (m², equal-area) are slivers whatever their shape.
+DEFAULT_MIN_AREA_M2 = 10_000.0
+#: Pieces thinner than this mean width 2A/P (m) are slivers when they are also a
+#: small share of every unit that covers them (see DEFAULT_SLIVER_SHARE).
+DEFAULT_SLIVER_WIDTH_M = 20.0
+#: Share of a covering unit below which a thin piece is a sliver.
+DEFAULT_SLIVER_SHARE = 0.001
+
+_AREA = "area_m2"
+_POP = "population"
+_RESERVED = frozenset({_AREA, _POP, "geometry", "n_parts"})
+
+
+@dataclass(frozen=True, eq=False)
+class Atlas:
+    """Common refinement of N boundary layers (see :func:`build_atlas`).
+
+    Attributes
+    ----------
+    atoms
+        GeoDataFrame in EPSG:32198, one row per atom (a distinct combination of
+        codes), index ``atom`` (0..n-1, ordered by codes): one column per layer
+        key holding that layer's code (``None`` where the layer does not cover
+        the atom), ``area_m2`` (float64, equal-area, see
+        :data:`geodecoupage.crs.AREA_CRS`), ``population`` (float64; NaN when no
+        population surface was given), ``n_parts`` (number of polygons) and
+        ``geometry`` (Polygon or MultiPolygon).
+    layers
+        Layer keys, in the order given.
+    params
+        Parameters and measured figures needed to reproduce and audit the atlas:
+        ``snap_m``, ``min_area_m2``, ``sliver_width_m``, ``sliver_share``,
+        ``work_crs``, ``area_crs``, counts of faces and atoms, sliver count and
+        area, overlaps resolved inside each layer, population totals.
+    slivers
+        One row per sliver piece found: ``area_m2``, ``width_m``,
+        ``population``, ``reason`` (``"area"`` or ``"thin"``), ``status``
+        (``"merged"`` or ``"isolated"``: no neighbour to merge into, kept as
+        is), the codes before (one column per layer) and ``into_atom`` (the atom
+        that received it, or -1).
+    """
+
+    atoms: gpd.GeoDataFrame
+    layers: tuple[str, ...]
+    params: Mapping[str, object] = field(default_factory=dict)
+    slivers: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __repr__(self) -> str:
+        return (
+            f"Atlas(layers={self.layers!r}, atoms={len(self.atoms)}, "
+            f"area_km2={self.atoms[_AREA].sum() / 1e6:,.1f})"
+        )
+
+    def _check(self, key: str) -> None:
+        if key not in self.layers:
+            msg = (
+                f"Layer {key!r} is not in this atlas; it holds "
+                f"{', '.join(self.layers)}. Rebuild the atlas with that layer."
+            )
+            raise UnknownLayerError(msg)
+
+    def crosswalk(
+        self,
+        source: str,
+        target: str,
+        *,
+        weight: Weight = "area",
+        include_gaps: bool = False,
+    ) -> pd.DataFrame:
+        """Allocation table between two layers of the atlas (Geocorr style).
+
+        Parameters
+        ----------
+        source, target
+            Layer keys of the atlas (may be equal: the identity table).
+        weight
+            ``"area"`` or ``"population"`` (adds the population columns).
+        include_gaps
+            Keep the parts of a unit that the other layer does not cover, as rows
+            whose other code is missing (``None``). By default they are left out
+            of the table *and* of the share denominators, so shares sum to 1 over
+            the covered part.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``(source_code, target_code)``, sorted: ``area_m2``,
+            ``share_of_source``, ``share_of_target``; with
+            ``weight="population"`` also ``population``, ``pop_share_of_source``,
+            ``pop_share_of_target`` (NaN where a unit has no population).
+
+        Raises
+        ------
+        UnknownLayerError
+            If *source* or *target* is not a layer of the atlas.
+        InvalidParameterError
+            If *weight* is neither ``"area"`` nor ``"population"``.
+
+        Notes
+        -----
+        With :math:`a_{ij}` the area of the atoms in source unit *i* and target
+        unit *j*,
+
+        .. math::
+
+            s^{src}_{ij} = \\frac{a_{ij}}{\\sum_k a_{ik}}, \\qquad
+            s^{tgt}_{ij} = \\frac{a_{ij}}{\\sum_k a_{kj}}
+
+        so ``crosswalk(b, a)`` is ``crosswalk(a, b)`` with the index levels and
+        the two share columns swapped; population shares use the atoms'
+        populations the same way.
+        """
+        self._check(source)
+        self._check(target)
+        if weight not in ("area", "population"):
+            msg = f"weight must be 'area' or 'population', got {weight!r}."
+            raise InvalidParameterError(msg)
+        atoms = self.atoms
+        src = atoms[source].to_numpy(dtype=object)
+        tgt = atoms[target].to_numpy(dtype=object)
+        keep = np.ones(len(atoms), dtype=bool)
+        if not include_gaps:
+            keep = ~(pd.isna(src) | pd.isna(tgt))
+        frame = pd.DataFrame(
+            {
+                "source_code": src[keep],
+                "target_code": tgt[keep],
+                _AREA: atoms[_AREA].to_numpy(dtype="float64")[keep],
+                _POP: atoms[_POP].to_numpy(dtype="float64")[keep],
+            }
+        )
+        table = frame.groupby(["source_code", "target_code"], dropna=False, sort=True)[
+            [_AREA, _POP]
+        ].sum(min_count=1)
+        area = table[_AREA]
+        out = pd.DataFrame(index=table.index)
+        out[_AREA] = area.astype("float64")
+        out["share_of_source"] = area / area.groupby(level=0, dropna=False).transform(
+            "sum"
+        )
+        out["share_of_target"] = area / area.groupby(level=1, dropna=False).transform(
+            "sum"
+        )
+        if weight == "population":
+            pop = table[_POP].astype("float64")
+            out[_POP] = pop
+            den_s = pop.groupby(level=0, dropna=False).transform("sum")
+            den_t = pop.groupby(level=1, dropna=False).transform("sum")
+            out["pop_share_of_source"] = pop / den_s.where(den_s > 0)
+            out["pop_share_of_target"] = pop / den_t.where(den_t > 0)
+        return out
+
+    def unit_totals(self, key: str) -> pd.DataFrame:
+        """Area, population and atom count of every unit of layer *key*.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by code (``code``): ``area_m2``, ``population``,
+            ``n_atoms``, ``gap_area_m2`` (part of the unit that some other
+            layer of the atlas does not cover).
+
+        Raises
+        ------
+        UnknownLayerError
+            If *key* is not a layer of the atlas.
+        """
+        self._check(key)
+        atoms = self.atoms
+        codes = atoms[key]
+        others = [k for k in self.layers if k != key]
+        gap = (
+            atoms[others].isna().any(axis=1)
+            if others
+            else pd.Series(False, atoms.index)
+        )
+        frame = pd.DataFrame(
+            {
+                "code": codes.to_numpy(dtype=object),
+                _AREA: atoms[_AREA].to_numpy(dtype="float64"),
+                _POP: atoms[_POP].to_numpy(dtype="float64"),
+                "gap_area_m2": np.where(gap, atoms[_AREA].to_numpy(), 0.0),
+            }
+        ).dropna(subset=["code"])
+        grouped = frame.groupby("code", sort=True)
+        out = grouped[[_AREA, _POP]].sum(min_count=1)
+        out["n_atoms"] = grouped.size().astype("int64")
+        out["gap_area_m2"] = grouped["gap_area_m2"].sum()
+        return out
+
+    def coverage(self) -> pd.DataFrame:
+        """How much of the atlas each layer covers, and the gaps.
+
+        The atlas territory is the union of all layers (clipped to the land mask
+        when one was given). A *gap* of a layer is the part of that territory it
+        does not cover: water that one layer includes and another leaves out,
+        territory outside a partial layer, generalisation differences along the
+        coast.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by layer key: ``area_m2`` (covered), ``gap_area_m2``,
+            ``covered_share``, ``population`` (covered), ``gap_population``,
+            ``n_gap_atoms``; plus a final row ``"*"`` for the atoms every layer
+            covers (``gap_*`` columns: the atoms some layer misses).
+        """
+        atoms = self.atoms
+        area = atoms[_AREA].to_numpy(dtype="float64")
+        pop = atoms[_POP].to_numpy(dtype="float64")
+        total_a = float(area.sum())
+        rows = {}
+        for key in self.layers:
+            miss = atoms[key].isna().to_numpy()
+            rows[key] = _coverage_row(area, pop, miss, total_a)
+        miss_any = atoms[list(self.layers)].isna().any(axis=1).to_numpy()
+        rows["*"] = _coverage_row(area, pop, miss_any, total_a)
+        out = pd.DataFrame.from_dict(rows, orient="index")
+        out.index.name = "layer"
+        return out
+
+
+def _coverage_row(
+    area: npt.NDArray[np.float64],
+    pop: npt.NDArray[np.float64],
+    miss: npt.NDArray[np.bool_],
+    total: float,
+) -> dict[str, float | int]:
+    cov = float(area[~miss].sum())
+    return {
+        _AREA: cov,
+        "gap_area_m2": float(area[miss].sum()),
+        "covered_share": cov / total if total > 0 else float("nan"),
+        _POP: float(np.nansum(pop[~miss])) if np.isfinite(pop).any() else float("nan"),
+        "gap_population": float(np.nansum(pop[miss]))
+        if np.isfinite(pop).any()
+        else float("nan"),
+        "n_gap_atoms": int(miss.sum()),
+    }
+
+
+# -- inputs --------------------------------------------------------------------------
+
+
+def _layer_codes(gdf: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
+    """Codes of a layer: the index (canonical layers), or a ``code`` column."""
+    if "code" in gdf.columns and gdf.index.name != "code":
+        values = gdf["code"]
+    else:
+        values = gdf.index.to_series()
+    return np.asarray([None if pd.isna(v) else str(v) for v in values], dtype=object)
+
+
+def _prepare_geoms(gdf: gpd.GeoDataFrame | gpd.GeoSeries, name: str) -> Any:
+    """Geometries in WORK_CRS, valid (repairs logged)."""
+    require_crs(gdf, name=name)
+    frame = gdf if isinstance(gdf, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=gdf)
+    geoms = np.asarray(
+        to_work_crs(frame[[frame.geometry.name]], name=name).geometry.values
+    )
+    geoms = np.asarray(geoms, dtype=object)
+    missing = shapely.is_missing(geoms)
+    geoms[missing] = shapely.Polygon()
+    bad = np.flatnonzero(~shapely.is_valid(geoms))
+    if len(bad):
+        logger.info(
+            "%s: %d invalid geometries repaired with make_valid", name, len(bad)
+        )
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    return geoms
+
+
+def _population_frame(population: Any) -> gpd.GeoDataFrame:
+    frame = getattr(population, "polygons", population)
+    if not isinstance(frame, gpd.GeoDataFrame) or _POP not in frame.columns:
+        msg = (
+            "population must be a GeoDataFrame of polygons with a 'population' "
+            "column (counts), or a PopulationSurface (see "
+            "geodecoupage.overlay.population.population_surface)."
+        )
+        raise InvalidParameterError(msg)
+    return frame
+
+
+def _mask_geoms(land_mask: Any) -> Any:
+    if isinstance(land_mask, gpd.GeoDataFrame | gpd.GeoSeries):
+        geoms = _prepare_geoms(land_mask, "land_mask")
+    elif isinstance(land_mask, shapely.Geometry):
+        msg = (
+            "land_mask is a bare shapely geometry without a CRS; wrap it in a "
+            "GeoSeries with its CRS, e.g. gpd.GeoSeries([mask], crs='EPSG:32198')."
+        )
+        raise InvalidParameterError(msg)
+    else:
+        msg = (
+            f"land_mask must be a GeoDataFrame or GeoSeries of polygons, got "
+            f"{type(land_mask).__name__}."
+        )
+        raise InvalidParameterError(msg)
+    return np.array([shapely.union_all(geoms)], dtype=object)
+
+
+def _check_number(name: str, value: float, *, positive: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as err:
+        msg = f"{name} must be a number, got {value!r}."
+        raise InvalidParameterError(msg) from err
+    if not np.isfinite(v) or v < 0 or (positive and v == 0):
+        bound = "> 0" if positive else ">= 0"
+        msg = f"{name} must be a finite number {bound}, got {value!r}."
+        raise InvalidParameterError(msg)
+    return v
+
+
+# -- build ----------------------------------------------------------------------------
+
+
+def build_atlas(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    min_area_m2: float = DEFAULT_MIN_AREA_M2,
+    snap_m: float = DEFAULT_SNAP_M,
+    land_mask: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    population: Any = None,
+    sliver_width_m: float = DEFAULT_SLIVER_WIDTH_M,
+    sliver_share: float = DEFAULT_SLIVER_SHARE,
+    max_load: int = _engine.DEFAULT_MAX_LOAD,
+    workers: int | None = None,
+) -> Atlas:
+    """Build the atlas (common refinement) of *layers* in one overlay pass.
+
+    Parameters
+    ----------
+    layers
+        ``{key: layer}``: canonical layers (see
+        :func:`geodecoupage.layers.read_layer`) or any polygon GeoDataFrame with
+        a CRS whose index (or ``code`` column) holds the unit codes; any CRS,
+        reprojected to EPSG:32198. Rows sharing a code form one unit.
+    min_area_m2
+        Pieces (connected parts of an atom) smaller than this equal-area area
+        are slivers (default 1 ha). ``0`` disables the area test.
+    snap_m
+        Grid (m) to which every vertex and intersection is rounded (GEOS
+        snap-rounding); must be > 0.
+    land_mask
+        Optional polygons (GeoDataFrame or GeoSeries with a CRS); everything is
+        clipped to their union.
+    population
+        Optional population surface: GeoDataFrame of polygons with a
+        ``population`` column (counts, uniform density inside each polygon), or
+        a :class:`~geodecoupage.overlay.population.PopulationSurface`. It is a
+        hidden layer of the same overlay pass; each atom receives the counts in
+        proportion to the equal-area area it shares with each polygon. Without
+        it, ``population`` is NaN.
+    sliver_width_m
+        Pieces whose mean width :math:`2A/P` is below this are slivers when they
+        are also below *sliver_share* of every unit covering them. ``0``
+        disables the thinness test.
+    sliver_share
+        See *sliver_width_m*.
+    max_load
+        Kernel tuning: vertices per quadtree cell before it is split.
+    workers
+        Threads for the kernel (default: CPUs available, at most 4).
+
+    Returns
+    -------
+    Atlas
+        Atoms in EPSG:32198 with codes, ``area_m2``, ``population``; see
+        :class:`Atlas`.
+
+    Raises
+    ------
+    InvalidParameterError
+        If *layers* is empty, a key is reserved or not a string, a value is not
+        a GeoDataFrame, or a parameter is out of range.
+    MissingCRSError
+        If a layer, the mask or the population surface has no CRS.
+
+    Notes
+    -----
+    Every area is measured in the Québec Albers equal-area projection
+    (:data:`geodecoupage.crs.AREA_CRS`); geometry stays in EPSG:32198.
+
+    Slivers. Layers generalised differently leave thin pieces along borders
+    that should coincide. A connected piece of an atom with area :math:`A`
+    (equal-area) and perimeter :math:`P` is a sliver when
+
+    .. math::
+
+        A < A_{min} \\quad\\text{or}\\quad
+        \\left(\\frac{2A}{P} < w_{max} \\;\\text{and}\\;
+        \\max_k \\frac{A}{|U_k|} < \\tau\\right)
+
+    where :math:`U_k` is the unit of layer *k* covering it. Each sliver joins the
+    neighbouring piece that shares the longest border with it (a sliver touching
+    only slivers joins its largest neighbour), so area and population are
+    conserved. A sliver touching nothing stays, reported as ``isolated``.
+
+    Coverage gaps (territory covered by some layers only) are atoms with missing
+    codes; they are kept (see :meth:`Atlas.coverage`) and left out of crosswalk
+    shares by default.
+
+    Population: with :math:`p_s` and :math:`|S|` the count and equal-area area of
+    surface polygon *s*, atom *a* receives :math:`\\sum_s p_s |a \\cap s| / |S|`.
+    The total over the atlas equals the surface total minus the part of the
+    surface outside every layer (``params["population_outside"]``).
+    """
+    if not isinstance(layers, Mapping) or len(layers) == 0:
+        msg = (
+            "layers must be a non-empty mapping {key: GeoDataFrame}, e.g. {'mrc': mrc}."
+        )
+        raise InvalidParameterError(msg)
+    keys = tuple(layers)
+    for key in keys:
+        if not isinstance(key, str) or not key or key in _RESERVED:
+            msg = (
+                f"Invalid layer key {key!r}: keys must be non-empty strings other "
+                f"than {', '.join(sorted(_RESERVED))}."
+            )
+            raise InvalidParameterError(msg)
+        if not isinstance(layers[key], gpd.GeoDataFrame):
+            msg = (
+                f"Layer {key!r} must be a GeoDataFrame, got "
+                f"{type(layers[key]).__name__}."
+            )
+            raise InvalidParameterError(msg)
+    snap = _check_number("snap_m", snap_m, positive=True)
+    min_area = _check_number("min_area_m2", min_area_m2)
+    width_max = _check_number("sliver_width_m", sliver_width_m)
+    tau = _check_number("sliver_share", sliver_share)
+    if int(max_load) < 16:
+        msg = f"max_load must be an integer >= 16, got {max_load!r}."
+        raise InvalidParameterError(msg)
+
+    codes = [_layer_codes(layers[k]) for k in keys]
+    geoms = [_prepare_geoms(layers[k], k) for k in keys]
+    hidden: list[Any] = []
+    mask_col = pop_col = None
+    density = None
+    pop_total = float("nan")
+    if land_mask is not None:
+        mask_col = len(keys) + len(hidden)
+        hidden.append(_mask_geoms(land_mask))
+    if population is not None:
+        pframe = _population_frame(population)
+        pgeoms = _prepare_geoms(pframe, "population")
+        counts = pd.to_numeric(pframe[_POP], errors="coerce").to_numpy(dtype="float64")
+        counts = np.nan_to_num(counts, nan=0.0)
+        parea = area_m2(pgeoms)
+        density = np.where(parea > 0, counts / np.where(parea > 0, parea, 1.0), 0.0)
+        pop_total = float(counts[parea > 0].sum())
+        pop_col = len(keys) + len(hidden)
+        hidden.append(pgeoms)
+
+    arr = _engine.arrange(
+        [*geoms, *hidden], grid=snap, max_load=int(max_load), workers=workers
+    )
+    n_vis = len(keys)
+    units = arr.units
+    inside: npt.NDArray[np.bool_] = np.asarray(
+        (units[:, :n_vis] >= 0).any(axis=1), dtype=bool
+    )
+    if mask_col is not None:
+        inside &= units[:, mask_col] >= 0
+    face_area = _face_areas(arr.faces, arr.stats.get("workers", 1))
+    face_pop = np.zeros(len(arr.faces))
+    if density is not None and pop_col is not None:
+        pu = units[:, pop_col]
+        face_pop = np.where(pu >= 0, density[np.maximum(pu, 0)] * face_area, 0.0)
+
+    # code tuples of the faces (visible layers only)
+    face_codes = units[:, :n_vis]
+    atom_of, tuples = _group_rows(face_codes, inside)
+    n_atoms0 = len(tuples)
+
+    sliv = _merge_slivers(
+        arr,
+        atom_of,
+        tuples,
+        face_area,
+        face_pop,
+        min_area=min_area,
+        width_max=width_max,
+        tau=tau,
+    )
+    final_atom = sliv.final_atom
+    # regroup after merging: atoms are the distinct tuples that remain
+    face_tuple = np.where(final_atom >= 0, final_atom, -1)
+    used, dense = np.unique(face_tuple[face_tuple >= 0], return_inverse=True)
+    group = np.full(len(face_tuple), -1, dtype=np.int64)
+    group[face_tuple >= 0] = dense.ravel()
+    atom_tuples = tuples[used]
+    # order atoms by their codes
+    code_table = np.empty(atom_tuples.shape, dtype=object)
+    for li in range(n_vis):
+        col = atom_tuples[:, li]
+        code_table[:, li] = np.where(col >= 0, codes[li][np.maximum(col, 0)], None)
+    order = _order_by_codes(code_table)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    group = np.where(group >= 0, rank[np.maximum(group, 0)], -1)
+    code_table = code_table[order]
+    n_atoms = len(order)
+
+    geom, n_parts = _engine.dissolve(
+        arr.edges, group, n_atoms, arr.grid, faces=arr.faces
+    )
+    sel = group >= 0
+    atom_area = np.bincount(group[sel], weights=face_area[sel], minlength=n_atoms)
+    atom_pop = np.bincount(group[sel], weights=face_pop[sel], minlength=n_atoms)
+    if density is None:
+        atom_pop = np.full(n_atoms, np.nan)
+    data: dict[str, Any] = {
+        k: pd.array(code_table[:, i], dtype=object) for i, k in enumerate(keys)
+    }
+    data[_AREA] = atom_area.astype("float64")
+    data[_POP] = atom_pop.astype("float64")
+    data["n_parts"] = n_parts.astype("int64")
+    atoms = gpd.GeoDataFrame(
+        data,
+        geometry=gpd.GeoSeries(geom, crs=WORK_CRS).values,
+        crs=WORK_CRS,
+        index=pd.RangeIndex(n_atoms, name="atom"),
+    )
+
+    covered_pop = float(face_pop[inside].sum())
+    params: dict[str, object] = {
+        "snap_m": snap,
+        "min_area_m2": min_area,
+        "sliver_width_m": width_max,
+        "sliver_share": tau,
+        "max_load": int(max_load),
+        "work_crs": WORK_CRS,
+        "area_crs": AREA_CRS,
+        "land_mask": land_mask is not None,
+        "n_faces": int(inside.sum()),
+        "n_atoms_before_slivers": int(n_atoms0),
+        "n_atoms": int(n_atoms),
+        "n_pieces": int(sliv.n_components),
+        "n_slivers": int(sliv.n_slivers),
+        "sliver_area_m2": float(sliv.sliver_area),
+        "n_slivers_isolated": int(sliv.n_isolated),
+        "sliver_area_isolated_m2": float(sliv.isolated_area),
+        "total_area_m2": float(atom_area.sum()),
+        "self_overlap_area_m2": _per_layer(keys, arr.stats.get("self_overlap_area")),
+        "population_total": pop_total,
+        "population_in_atlas": covered_pop if density is not None else float("nan"),
+        "population_outside": (pop_total - covered_pop)
+        if density is not None
+        else float("nan"),
+        "kernel": {
+            k: v for k, v in arr.stats.items() if k not in ("self_overlap_area",)
+        },
+    }
+    tuple_row = np.full(len(tuples), -1, dtype=np.int64)
+    tuple_row[used] = rank[np.arange(len(used))]
+    slivers = sliv.report(keys, codes, tuple_row)
+    logger.info(
+        "atlas of %s: %d atoms, %d slivers merged (%.1f km²), %d isolated",
+        ", ".join(keys),
+        n_atoms,
+        sliv.n_slivers - sliv.n_isolated,
+        sliv.sliver_area / 1e6,
+        sliv.n_isolated,
+    )
+    return Atlas(atoms=atoms, layers=keys, params=params, slivers=slivers)
+
+
+def _per_layer(keys: tuple[str, ...], values: object) -> dict[str, float]:
+    vals = list(values) if isinstance(values, list | tuple) else []
+    return {k: float(v) for k, v in zip(keys, vals, strict=False)}
+
+
+def _face_areas(
+    faces: npt.NDArray[np.object_], workers: Any
+) -> npt.NDArray[np.float64]:
+    """Equal-area areas of the faces, in threads (pyproj and GEOS release the GIL)."""
+    w = int(workers) if isinstance(workers, int) else 1
+    weights = shapely.get_num_coordinates(faces).astype(np.float64)
+
+    def run(ids: npt.NDArray[np.int64]) -> list[npt.NDArray[np.generic]]:
+        return [area_m2(faces[ids])]
+
+    (out,) = _engine._chunked(run, weights, w)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _group_rows(
+    rows: npt.NDArray[np.int64], inside: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Dense id of each distinct row (``-1`` outside), and the distinct rows."""
+    atom_of = np.full(len(rows), -1, dtype=np.int64)
+    if not inside.any():
+        return atom_of, np.empty((0, rows.shape[1]), dtype=np.int64)
+    tuples, inv = np.unique(rows[inside], axis=0, return_inverse=True)
+    atom_of[inside] = np.asarray(inv).ravel()
+    return atom_of, tuples
+
+
+def _order_by_codes(table: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
+    """Row order sorting the code table (missing codes last), column by column."""
+    if len(table) == 0:
+        return np.empty(0, dtype=np.int64)
+    keys = []
+    for li in reversed(range(table.shape[1])):
+        col = table[:, li]
+        miss = np.array([c is None for c in col])
+        txt = np.where(miss, "", col).astype(str)
+        keys.append(txt)
+        keys.append(miss)
+    return np.lexsort(keys).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class _Slivers:
+    final_atom: npt.NDArray[np.int64]
+    n_components: int
+    n_slivers: int
+    sliver_area: float
+    n_isolated: int
+    isolated_area: float
+    table: pd.DataFrame
+
+    def report(
+        self,
+        keys: tuple[str, ...],
+        codes: list[npt.NDArray[np.object_]],
+        tuple_row: npt.NDArray[np.int64],
+    ) -> pd.DataFrame:
+        t = self.table
+        out = pd.DataFrame(
+            {
+                _AREA: t[_AREA].to_numpy(),
+                "width_m": t["width_m"].to_numpy(),
+                _POP: t[_POP].to_numpy(),
+                "reason": t["reason"].to_numpy(),
+                "status": t["status"].to_numpy(),
+            }
+        )
+        for li, k in enumerate(keys):
+            u = t[f"u{li}"].to_numpy()
+            out[k] = np.where(u >= 0, codes[li][np.maximum(u, 0)], None)
+        into = t["into"].to_numpy()
+        out["into_atom"] = np.where(into >= 0, tuple_row[np.maximum(into, 0)], -1)
+        out.index.name = "sliver"
+        return out
+
+
+def _merge_slivers(
+    arr: _engine.Arrangement,
+    atom_of: npt.NDArray[np.int64],
+    tuples: npt.NDArray[np.int64],
+    face_area: npt.NDArray[np.float64],
+    face_pop: npt.NDArray[np.float64],
+    *,
+    min_area: float,
+    width_max: float,
+    tau: float,
+) -> _Slivers:
+    """Find sliver pieces and reassign them (see :func:`build_atlas` Notes).
+
+    Returns the atom (row of *tuples*, after merging) of each face.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n_faces = len(atom_of)
+    e = arr.edges
+    al = np.where(e.left >= 0, atom_of[np.maximum(e.left, 0)], -1)
+    ar = np.where(e.right >= 0, atom_of[np.maximum(e.right, 0)], -1)
+    same = (al == ar) & (al >= 0)
+    graph = coo_matrix(
+        (np.ones(int(same.sum())), (e.left[same], e.right[same])),
+        shape=(n_faces, n_faces),
+    )
+    _, comp_all = connected_components(graph, directed=False)
+    inside = atom_of >= 0
+    comp_ids, comp = np.unique(comp_all[inside], return_inverse=True)
+    comp_of = np.full(n_faces, -1, dtype=np.int64)
+    comp_of[inside] = comp.ravel()
+    nc = len(comp_ids)
+    c_area = np.bincount(comp_of[inside], weights=face_area[inside], minlength=nc)
+    c_pop = np.bincount(comp_of[inside], weights=face_pop[inside], minlength=nc)
+    c_atom = np.full(nc, -1, dtype=np.int64)
+    c_atom[comp_of[inside]] = atom_of[inside]
+
+    cl = np.where(e.left >= 0, comp_of[np.maximum(e.left, 0)], -1)
+    cr = np.where(e.right >= 0, comp_of[np.maximum(e.right, 0)], -1)
+    diff = cl != cr
+    c_per = np.bincount(
+        cl[diff & (cl >= 0)], weights=e.length[diff & (cl >= 0)], minlength=nc
+    ) + np.bincount(
+        cr[diff & (cr >= 0)], weights=e.length[diff & (cr >= 0)], minlength=nc
+    )
+    width = 2.0 * c_area / np.where(c_per > 0, c_per, np.inf)
+
+    # largest share of a covering unit
+    n_vis = tuples.shape[1]
+    unit_of = tuples[c_atom]
+    share = np.zeros(nc)
+    for li in range(n_vis):
+        u = unit_of[:, li]
+        cov = u >= 0
+        if not cov.any():
+            continue
+        tot = np.bincount(u[cov], weights=c_area[cov])
+        s = np.zeros(nc)
+        s[cov] = c_area[cov] / np.where(tot[u[cov]] > 0, tot[u[cov]], np.inf)
+        share = np.maximum(share, s)
+    by_area = c_area < min_area
+    by_shape = (width < width_max) & (share < tau)
+    is_sliver = by_area | by_shape
+
+    # shared border length between neighbouring pieces
+    both = diff & (cl >= 0) & (cr >= 0)
+    pa = np.concatenate([cl[both], cr[both]])
+    pb = np.concatenate([cr[both], cl[both]])
+    plen = np.concatenate([e.length[both], e.length[both]])
+    target = np.arange(nc, dtype=np.int64)
+    if len(pa) and is_sliver.any():
+        keep = is_sliver[pa]
+        pa, pb, plen = pa[keep], pb[keep], plen[keep]
+        o = np.lexsort((pb, pa))
+        pa, pb, plen = pa[o], pb[o], plen[o]
+        first = _engine._run_starts(pa, pb)
+        starts = np.flatnonzero(first)
+        pa, pb = pa[starts], pb[starts]
+        plen = np.add.reduceat(plen, starts)
+        # candidates: non-sliver neighbours first (longest border), else a
+        # larger sliver neighbour (so chains end and never loop)
+        nb_sliver = is_sliver[pb]
+        bigger = (c_area[pb] > c_area[pa]) | ((c_area[pb] == c_area[pa]) & (pb > pa))
+        ok = ~nb_sliver | bigger
+        pa, pb, plen, nb_sliver = pa[ok], pb[ok], plen[ok], nb_sliver[ok]
+        o = np.lexsort((-plen, nb_sliver, pa))
+        pa, pb = pa[o], pb[o]
+        best = _engine._run_starts(pa)
+        target[pa[best]] = pb[best]
+        # follow chains of slivers to their final non-sliver piece
+        for _ in range(64):
+            nxt = target[target]
+            if np.array_equal(nxt, target):
+                break
+            target = nxt
+    merged = is_sliver & (target != np.arange(nc))
+    isolated = is_sliver & ~merged
+    final_c_atom = c_atom[target]
+    final_atom = np.full(n_faces, -1, dtype=np.int64)
+    final_atom[inside] = final_c_atom[comp_of[inside]]
+
+    sl = np.flatnonzero(is_sliver)
+    table = pd.DataFrame(
+        {
+            _AREA: c_area[sl],
+            "width_m": width[sl],
+            _POP: c_pop[sl],
+            "reason": np.where(by_area[sl], "area", "thin"),
+            "status": np.where(merged[sl], "merged", "isolated"),
+            "into": np.where(merged[sl], final_c_atom[sl], -1),
+        }
+    )
+    for li in range(n_vis):
+        table[f"u{li}"] = unit_of[sl, li]
+    return _Slivers(
+        final_atom=final_atom,
+        n_components=nc,
+        n_slivers=int(is_sliver.sum()),
+        sliver_area=float(c_area[is_sliver].sum()),
+        n_isolated=int(isolated.sum()),
+        isolated_area=float(c_area[isolated].sum()),
+        table=table,
+    )
