@@ -477,11 +477,23 @@ def build_atlas(
         msg = f"max_load must be an integer >= 16, got {max_load!r}."
         raise InvalidParameterError(msg)
 
-    codes = [_layer_codes(layers[k]) for k in keys]
+    codes, unit_code = [], []
+    for k in keys:
+        raw = _layer_codes(layers[k])
+        if any(c is None for c in raw):
+            msg = (
+                f"Layer {k!r} has units without a code (missing index values); "
+                f"give every unit a code, or drop those rows."
+            )
+            raise InvalidParameterError(msg)
+        uniq, inv = np.unique(raw.astype(str), return_inverse=True)
+        codes.append(np.asarray(uniq, dtype=object))
+        unit_code.append(np.asarray(inv, dtype=np.int64).ravel())
     geoms = [_prepare_geoms(layers[k], k) for k in keys]
     hidden: list[Any] = []
     mask_col = pop_col = None
     density = None
+    counts = None
     pop_total = float("nan")
     if land_mask is not None:
         mask_col = len(keys) + len(hidden)
@@ -491,9 +503,7 @@ def build_atlas(
         pgeoms = _prepare_geoms(pframe, "population")
         counts = pd.to_numeric(pframe[_POP], errors="coerce").to_numpy(dtype="float64")
         counts = np.nan_to_num(counts, nan=0.0)
-        parea = area_m2(pgeoms)
-        density = np.where(parea > 0, counts / np.where(parea > 0, parea, 1.0), 0.0)
-        pop_total = float(counts[parea > 0].sum())
+        pop_total = float(counts.sum())
         pop_col = len(keys) + len(hidden)
         hidden.append(pgeoms)
 
@@ -509,12 +519,26 @@ def build_atlas(
         inside &= units[:, mask_col] >= 0
     face_area = _face_areas(arr.faces, arr.stats.get("workers", 1))
     face_pop = np.zeros(len(arr.faces))
-    if density is not None and pop_col is not None:
+    pop_unplaced = float("nan")
+    if counts is not None and pop_col is not None:
+        # density = count / area of the polygon's faces (not of the polygon
+        # itself: the faces add vertices, which moves equal-area areas by ~1e-8),
+        # so each polygon's count is conserved exactly
         pu = units[:, pop_col]
-        face_pop = np.where(pu >= 0, density[np.maximum(pu, 0)] * face_area, 0.0)
+        has = pu >= 0
+        parea = np.bincount(pu[has], weights=face_area[has], minlength=len(counts))
+        density = np.where(parea > 0, counts / np.where(parea > 0, parea, 1.0), 0.0)
+        face_pop = np.where(has, density[np.maximum(pu, 0)] * face_area, 0.0)
+        pop_unplaced = float(counts[parea <= 0].sum())
 
-    # code tuples of the faces (visible layers only)
-    face_codes = units[:, :n_vis]
+    # code tuples of the faces (visible layers only); rows sharing a code are
+    # one unit
+    face_codes = np.column_stack(
+        [
+            np.where(units[:, li] >= 0, unit_code[li][np.maximum(units[:, li], 0)], -1)
+            for li in range(n_vis)
+        ]
+    ).reshape(len(units), n_vis)
     atom_of, tuples = _group_rows(face_codes, inside)
     n_atoms0 = len(tuples)
 
@@ -593,6 +617,7 @@ def build_atlas(
         "population_outside": (pop_total - covered_pop)
         if density is not None
         else float("nan"),
+        "population_unplaced": pop_unplaced,
         "kernel": {
             k: v for k, v in arr.stats.items() if k not in ("self_overlap_area",)
         },
