@@ -72,6 +72,8 @@ def _register() -> None:
     cli.add_command(__import__("geodecoupage.cli.report", fromlist=["x"]).report)
     cli.add_command(__import__("geodecoupage.cli.portrait", fromlist=["x"]).portrait)
     cli.add_command(__import__("geodecoupage.cli.version", fromlist=["x"]).version)
+    cli.add_command(__import__("geodecoupage.cli.atlas", fromlist=["x"]).atlas)
+    cli.add_command(__import__("geodecoupage.cli.atlas", fromlist=["x"]).crosswalk)
 
 
 _register()

@@ -157,10 +157,24 @@ def _clip_many(geoms: GeomArray, bounds: FloatArray) -> GeomArray:
         )
     except TypeError:  # pragma: no cover - a shapely without array support
         out = np.array(
-            [shapely.clip_by_rect(g, *b) for g, b in zip(geoms, bounds, strict=True)],
+            [_clip_one(g, b) for g, b in zip(geoms, bounds, strict=True)],
+            dtype=object,
+        )
+    except shapely.errors.GEOSException:
+        # the fast clipper refuses a few degenerate inputs: clip one by one and
+        # fall back to a full (robust) intersection where it fails
+        out = np.array(
+            [_clip_one(g, b) for g, b in zip(geoms, bounds, strict=True)],
             dtype=object,
         )
     return np.asarray(out, dtype=object)
+
+
+def _clip_one(geom: shapely.Geometry, b: FloatArray) -> shapely.Geometry:
+    try:
+        return shapely.clip_by_rect(geom, *map(float, b))
+    except shapely.errors.GEOSException:
+        return shapely.intersection(geom, shapely.box(*map(float, b)))
 
 
 def _cell_boxes(bounds: FloatArray) -> GeomArray:

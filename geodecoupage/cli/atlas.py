@@ -1,0 +1,259 @@
+"""``geodecoupage atlas build`` and ``geodecoupage crosswalk``: the overlay engine.
+
+Both commands read catalogue layers, build their atlas in one overlay pass
+(:func:`geodecoupage.overlay.build_atlas`) and write the atoms or a crosswalk
+table. Files are written atomically and never overwritten without
+``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geodecoupage.cli import options
+
+logger = logging.getLogger(__name__)
+
+_ATLAS_SUFFIXES = {".gpkg": "GPKG", ".parquet": "parquet", ".geoparquet": "parquet"}
+_XW_FORMATS = ("csv", "json", "gpkg")
+
+
+def _read(keys: Sequence[str], data_dir: Path | None) -> dict[str, Any]:
+    """Read catalogue layers; their warnings go to the log, not to stdout."""
+    from geodecoupage.layers import read_layer
+
+    out: dict[str, Any] = {}
+    for key in dict.fromkeys(keys):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out[key] = read_layer(key, data_dir=data_dir)
+        for w in caught:
+            logger.warning("%s: %s", key, w.message)
+    return out
+
+
+def _surface(data_dir: Path | None) -> Any:
+    from geodecoupage.overlay.population import population_surface
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        surface = population_surface(data_dir=data_dir)
+    for w in caught:
+        logger.warning("population: %s", w.message)
+    return surface
+
+
+def _atlas_kwargs(min_area_m2: float | None, snap_m: float | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if min_area_m2 is not None:
+        kwargs["min_area_m2"] = min_area_m2
+    if snap_m is not None:
+        kwargs["snap_m"] = snap_m
+    return kwargs
+
+
+snap_m = click.option(
+    "--snap-m",
+    type=click.FloatRange(0.0, min_open=True),
+    default=None,
+    help="Snapping grid in metres (default 1).",
+)
+
+
+@click.group("atlas")
+def atlas() -> None:
+    """Build the atlas (common refinement) of several layers."""
+
+
+@atlas.command("build")
+@options.layers
+@options.data_dir
+@options.output
+@options.overwrite
+@options.min_area_m2
+@snap_m
+@click.option(
+    "--population/--no-population",
+    default=False,
+    show_default=True,
+    help="Allocate the census population surface of the data directory to atoms.",
+)
+def build(
+    layers: tuple[str, ...] | None,
+    data_dir: Path | None,
+    output: Path | None,
+    overwrite: bool,
+    min_area_m2: float | None,
+    snap_m: float | None,
+    population: bool,
+) -> None:
+    """Build the atlas of --layers and write its atoms (GeoPackage or GeoParquet).
+
+    One row per atom: one code column per layer (empty where the layer does not
+    cover), area_m2 (equal-area), population, n_parts, geometry (EPSG:32198).
+    A summary goes to stderr.
+
+    \b
+    Examples:
+      geodecoupage atlas build --layers mrc,rls,css -o atlas.gpkg
+      geodecoupage atlas build --layers mrc,rls --population -o atlas.parquet
+    """
+    from geodecoupage._io import atomic_path, check_writable
+    from geodecoupage.overlay import build_atlas
+
+    if not layers:
+        msg = "--layers is required, e.g. --layers mrc,rls,css."
+        raise click.UsageError(msg)
+    if output is None:
+        msg = "-o/--output is required: a .gpkg or .parquet file."
+        raise click.UsageError(msg)
+    driver = _ATLAS_SUFFIXES.get(output.suffix.lower())
+    if driver is None:
+        msg = (
+            f"Cannot tell the format of {str(output)!r}: use a .gpkg (GeoPackage) "
+            f"or .parquet (GeoParquet) file name."
+        )
+        raise click.UsageError(msg)
+    check_writable(output, overwrite=overwrite)  # refuse before the long part
+    data = _read(layers, data_dir)
+    kwargs = _atlas_kwargs(min_area_m2, snap_m)
+    if population:
+        kwargs["population"] = _surface(data_dir)
+    result = build_atlas(data, **kwargs)
+    atoms = result.atoms
+    with atomic_path(output, overwrite=overwrite) as tmp:
+        if driver == "GPKG":
+            atoms.to_file(tmp, driver="GPKG", layer="atoms")
+        else:
+            atoms.to_parquet(tmp)
+    cov = result.coverage()
+    p = result.params
+    click.echo(
+        f"{len(atoms)} atoms, {atoms['area_m2'].sum() / 1e6:,.1f} km² "
+        f"({cov.loc['*', 'covered_share']:.1%} covered by every layer); "
+        f"{p['n_slivers']} slivers merged or kept "
+        f"({float(p['sliver_area_m2']) / 1e6:,.2f} km²) -> {output}",  # type: ignore[arg-type]
+        err=True,
+    )
+
+
+@click.command("crosswalk")
+@click.argument("source", type=click.Choice(options.LAYER_KEYS))
+@click.argument("target", type=click.Choice(options.LAYER_KEYS))
+@click.option(
+    "--weight",
+    type=click.Choice(["area", "population"]),
+    default="area",
+    show_default=True,
+    help="Allocation weight; population uses the census surface of the data.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(_XW_FORMATS)),
+    default=None,
+    help="Output format (default: from the -o suffix, else csv).",
+)
+@click.option(
+    "--include-gaps",
+    is_flag=True,
+    default=False,
+    help="Keep the parts of a unit the other layer does not cover (empty code).",
+)
+@options.data_dir
+@options.output
+@options.overwrite
+@options.min_area_m2
+@snap_m
+def crosswalk(
+    source: str,
+    target: str,
+    weight: str,
+    fmt: str | None,
+    include_gaps: bool,
+    data_dir: Path | None,
+    output: Path | None,
+    overwrite: bool,
+    min_area_m2: float | None,
+    snap_m: float | None,
+) -> None:
+    """Print or write the crosswalk (allocation table) from SOURCE to TARGET.
+
+    Columns: source_code, target_code, area_m2, share_of_source, share_of_target
+    (and population, pop_share_of_source, pop_share_of_target with --weight
+    population). Codes are the official codes, zero-padded as published. Without
+    -o, CSV (or JSON) goes to stdout.
+
+    \b
+    Examples:
+      geodecoupage crosswalk mrc rls
+      geodecoupage crosswalk mrc rls --weight population -o mrc_rls.csv
+      geodecoupage crosswalk rls css --format gpkg -o rls_css.gpkg
+    """
+    from geodecoupage._io import atomic_path, check_writable
+    from geodecoupage.overlay import build_atlas
+
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+        fmt = suffix if suffix in _XW_FORMATS else "csv"
+    if fmt == "gpkg" and output is None:
+        msg = "--format gpkg needs -o/--output (a GeoPackage cannot go to stdout)."
+        raise click.UsageError(msg)
+    if output is not None:
+        check_writable(output, overwrite=overwrite)
+    data = _read([source, target], data_dir)
+    kwargs = _atlas_kwargs(min_area_m2, snap_m)
+    if weight == "population":
+        kwargs["population"] = _surface(data_dir)
+    result = build_atlas(data, **kwargs)
+    table = result.crosswalk(
+        source,
+        target,
+        weight="population" if weight == "population" else "area",
+        include_gaps=include_gaps,
+    ).reset_index()
+    for col in ("source_code", "target_code"):
+        table[col] = table[col].astype(object).where(table[col].notna(), None)
+
+    if fmt == "csv":
+        text = table.to_csv(index=False, lineterminator="\n")
+    elif fmt == "json":
+        records = json.loads(table.to_json(orient="records", double_precision=15))
+        text = json.dumps(records, ensure_ascii=False, indent=1) + "\n"
+    else:
+        text = ""
+    if output is None:
+        click.echo(text, nl=False)
+    elif fmt == "gpkg":
+        frame = _pair_geometries(result.atoms, source, target, table)
+        with atomic_path(output, overwrite=overwrite) as tmp:
+            frame.to_file(tmp, driver="GPKG", layer="crosswalk")
+    else:
+        with atomic_path(output, overwrite=overwrite) as tmp:
+            tmp.write_bytes(text.encode("utf-8"))
+    if output is not None:
+        click.echo(f"{len(table)} rows -> {output}", err=True)
+
+
+def _pair_geometries(atoms: Any, source: str, target: str, table: Any) -> Any:
+    """The table with the geometry of each (source, target) pair."""
+    import geopandas as gpd
+    import shapely
+
+    src = atoms[source].astype(object).where(atoms[source].notna(), None)
+    tgt = atoms[target].astype(object).where(atoms[target].notna(), None)
+    geoms: dict[tuple[Any, Any], list[Any]] = {}
+    for s, t, g in zip(src, tgt, atoms.geometry.values, strict=True):
+        geoms.setdefault((s, t), []).append(g)
+    shapes = [
+        shapely.union_all(geoms.get((s, t), []))
+        for s, t in zip(table["source_code"], table["target_code"], strict=True)
+    ]
+    return gpd.GeoDataFrame(table, geometry=shapes, crs=atoms.crs)
