@@ -118,7 +118,10 @@ def reassignment_proposals(
         \\text{persons moved} = p_b - p_{b u^*}, \\qquad
         \\text{rank key} = \\frac{|T_L(b)| - 1}{\\max(\\text{persons moved}, 1)}
 
-    Ties: fewer persons moved, smaller area moved, then codes. The incoherence
+    Ties: fewer persons moved, smaller area moved, then codes. Base units with
+    less than one inhabitant (water TNO, uninhabited territories) come after
+    every populated one: moving them costs nobody but changes nothing for
+    residents, so they would otherwise fill the top of the list. The incoherence
     of the other base units and of the other layers' memberships of :math:`b` is
     unchanged by the move, so applying any set of proposals never increases
     :math:`\\sum_{b,L} (|T_L(b)| - 1)` nor the persons living outside their
@@ -169,11 +172,23 @@ def reassignment_proposals(
     out["to_region"] = pd.array(to_region, dtype="string")
     known = out["region"].notna() & out["to_region"].notna()
     out["crosses_region"] = (known & (out["region"] != out["to_region"])).astype(bool)
-    out = out.sort_values(
-        ["removed_per_person", "persons_moved", "area_moved_m2", "base", "layer"],
-        ascending=[False, True, True, True, True],
-        kind="mergesort",
-    ).reset_index(drop=True)
+    out["_unpopulated"] = out["base_population"] < 1.0
+    out = (
+        out.sort_values(
+            [
+                "_unpopulated",
+                "removed_per_person",
+                "persons_moved",
+                "area_moved_m2",
+                "base",
+                "layer",
+            ],
+            ascending=[True, False, True, True, True, True],
+            kind="mergesort",
+        )
+        .drop(columns="_unpopulated")
+        .reset_index(drop=True)
+    )
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out[list(PROPOSAL_COLUMNS)]
 

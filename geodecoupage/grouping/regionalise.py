@@ -51,6 +51,8 @@ from geodecoupage.grouping._pieces import (
     AtlasLike,
     Weight,
     base_codes,
+    check_threshold,
+    check_weight,
     pieces_from_atoms,
     restrict_atoms,
     score_pieces,
@@ -256,58 +258,63 @@ def _check_feasible(
 # the local solver
 
 
+Pieces = list[tuple[int, float, float]]  # (key, population, area) per base unit
+_TINY_AREA = 1e-6
+
+
 class _State:
-    """Groups with incremental straddle counts."""
+    """Groups with their piece sums and cached straddle counts.
+
+    A group straddles unit :math:`u` of layer :math:`L` when its piece in
+    :math:`u` holds more than ``tau`` of the group's weight in :math:`L`
+    (population, or area when the group has nobody in :math:`L`); its dominant
+    unit always counts.
+    """
 
     def __init__(
         self,
         labels: np.ndarray,
         pop: np.ndarray,
-        keys: list[tuple[int, ...]],
+        pieces: list[Pieces],
         key_layer: np.ndarray,
         n_layers: int,
+        tau: float,
+        use_pop: bool,
     ) -> None:
         self.pop_u = pop
-        self.keys = keys
+        self.pieces = pieces
         self.key_layer = key_layer
         self.n_layers = n_layers
+        self.tau = tau
+        self.use_pop = use_pop
         self.lab = labels.copy()
         self.members: dict[int, set[int]] = {}
         self.pop: dict[int, float] = {}
-        self.count: dict[int, dict[int, int]] = {}
-        self.nlay: dict[int, np.ndarray] = {}
+        self.sums: dict[int, dict[int, list[float]]] = {}
+        self._cache: dict[int, int] = {}
         for u, g in enumerate(self.lab.tolist()):
             self._add(u, g)
+
+    # -- bookkeeping
 
     def _add(self, u: int, g: int) -> None:
         if g not in self.members:
             self.members[g] = set()
             self.pop[g] = 0.0
-            self.count[g] = {}
-            self.nlay[g] = np.zeros(self.n_layers, dtype=np.int64)
+            self.sums[g] = {}
         self.members[g].add(u)
         self.pop[g] += float(self.pop_u[u])
-        cnt = self.count[g]
-        for k in self.keys[u]:
-            c = cnt.get(k, 0)
-            if c == 0:
-                self.nlay[g][self.key_layer[k]] += 1
-            cnt[k] = c + 1
+        add_pieces(self.sums[g], self.pieces[u], 1.0)
+        self._cache.pop(g, None)
         self.lab[u] = g
 
     def _remove(self, u: int, g: int) -> None:
         self.members[g].discard(u)
         self.pop[g] -= float(self.pop_u[u])
-        cnt = self.count[g]
-        for k in self.keys[u]:
-            c = cnt[k] - 1
-            if c == 0:
-                del cnt[k]
-                self.nlay[g][self.key_layer[k]] -= 1
-            else:
-                cnt[k] = c
+        add_pieces(self.sums[g], self.pieces[u], -1.0)
+        self._cache.pop(g, None)
         if not self.members[g]:
-            del self.members[g], self.pop[g], self.count[g], self.nlay[g]
+            del self.members[g], self.pop[g], self.sums[g]
 
     def move(self, u: int, h: int) -> None:
         g = int(self.lab[u])
@@ -319,44 +326,79 @@ class _State:
             self._remove(u, h)
             self._add(u, g)
 
-    @staticmethod
-    def straddle_of(nlay: np.ndarray) -> int:
-        return int(np.clip(nlay - 1, 0, None).sum())
+    # -- scores
+
+    def straddle_of(self, sums: dict[int, list[float]]) -> int:
+        """Extra units straddled by a group with these piece sums."""
+        return int(np.clip(self.layer_counts(sums) - 1, 0, None).sum())
+
+    def layer_counts(self, sums: dict[int, list[float]]) -> np.ndarray:
+        """Units straddled per layer (the dominant one always counts)."""
+        n = self.n_layers
+        tot_p = np.zeros(n)
+        tot_a = np.zeros(n)
+        for k, (wp, wa) in sums.items():
+            lay = self.key_layer[k]
+            tot_p[lay] += wp
+            tot_a[lay] += wa
+        use_p = self.use_pop & (tot_p > 0)
+        limit = self.tau * np.where(use_p, tot_p, tot_a) * (1 + 1e-12)
+        count = np.zeros(n, dtype=np.int64)
+        present = np.zeros(n, dtype=np.int64)
+        for k, (wp, wa) in sums.items():
+            lay = self.key_layer[k]
+            present[lay] = 1
+            if (wp if use_p[lay] else wa) > limit[lay]:
+                count[lay] += 1
+        return np.maximum(count, present)
 
     def straddle(self, g: int) -> int:
-        return self.straddle_of(self.nlay[g])
+        if g not in self._cache:
+            self._cache[g] = self.straddle_of(self.sums[g])
+        return self._cache[g]
 
-    def total_straddle(self) -> int:
-        return sum(self.straddle(g) for g in self.members)
+    def sums_of(self, members: Sequence[int] | set[int]) -> dict[int, list[float]]:
+        out: dict[int, list[float]] = {}
+        for u in members:
+            add_pieces(out, self.pieces[u], 1.0)
+        return out
 
     def merge_delta(self, g: int, h: int) -> int:
         """Change of total straddles if g and h merge."""
-        a, b = (g, h) if len(self.count[g]) <= len(self.count[h]) else (h, g)
-        shared = np.zeros(self.n_layers, dtype=np.int64)
-        cb = self.count[b]
-        for k in self.count[a]:
-            if k in cb:
-                shared[self.key_layer[k]] += 1
-        merged = self.nlay[g] + self.nlay[h] - shared
+        merged = {k: list(v) for k, v in self.sums[g].items()}
+        for k, (wp, wa) in self.sums[h].items():
+            cur = merged.setdefault(k, [0.0, 0.0])
+            cur[0] += wp
+            cur[1] += wa
         return self.straddle_of(merged) - self.straddle(g) - self.straddle(h)
 
     def move_delta(self, u: int, h: int) -> int:
         """Change of total straddles if unit u moves to group h."""
         g = int(self.lab[u])
-        ng = self.nlay[g].copy()
-        nh = self.nlay[h].copy()
-        cg, ch = self.count[g], self.count[h]
-        for k in self.keys[u]:
-            if cg[k] == 1:
-                ng[self.key_layer[k]] -= 1
-            if ch.get(k, 0) == 0:
-                nh[self.key_layer[k]] += 1
+        sg = {k: list(v) for k, v in self.sums[g].items()}
+        sh = {k: list(v) for k, v in self.sums[h].items()}
+        add_pieces(sg, self.pieces[u], -1.0)
+        add_pieces(sh, self.pieces[u], 1.0)
         return (
-            self.straddle_of(ng)
-            + self.straddle_of(nh)
+            self.straddle_of(sg)
+            + self.straddle_of(sh)
             - self.straddle(g)
             - self.straddle(h)
         )
+
+
+def add_pieces(sums: dict[int, list[float]], pieces: Pieces, sign: float) -> None:
+    """Add (sign=1) or remove (sign=-1) a unit's pieces from group sums."""
+    for k, wp, wa in pieces:
+        cur = sums.get(k)
+        if cur is None:
+            if sign < 0:
+                continue
+            cur = sums[k] = [0.0, 0.0]
+        cur[0] += sign * wp
+        cur[1] += sign * wa
+        if sign < 0 and cur[1] <= _TINY_AREA:
+            del sums[k]
 
 
 def _balance(pops: Sequence[float], mean: float) -> float:
@@ -436,26 +478,9 @@ def _agglomerate(
         state.merge(best[3], best[4])
 
 
-def _added_straddles(
-    keys: tuple[int, ...],
-    cnt: dict[int, int],
-    nlay: np.ndarray,
-    key_layer: np.ndarray,
-) -> int:
-    """Straddles a region (counts *cnt*, per-layer sizes *nlay*) gains with *keys*."""
-    extra = np.zeros(len(nlay), dtype=np.int64)
-    for k in keys:
-        if k not in cnt:
-            extra[key_layer[k]] += 1
-    return _State.straddle_of(nlay + extra) - _State.straddle_of(nlay)
-
-
 def _grow(
-    pop: np.ndarray,
+    state: _State,
     adj: list[list[int]],
-    keys: list[tuple[int, ...]],
-    key_layer: np.ndarray,
-    n_layers: int,
     floor: float,
     rng: np.random.Generator,
     prefer: str = "straddle",
@@ -464,10 +489,11 @@ def _grow(
 
     Each unassigned seed (random order) absorbs the unassigned neighbour adding
     the fewest straddles (then the smallest population, so regions stop just
-    above the floor) until it reaches the floor; a region that cannot reach it
-    becomes enclaves, which finally join the adjacent region adding the fewest
-    straddles.
+    above the floor; ``prefer="small"`` swaps the two keys) until it reaches the
+    floor; a region that cannot reach it becomes enclaves, which finally join
+    the adjacent region adding the fewest straddles.
     """
+    pop = state.pop_u
     n = len(pop)
     lab = np.full(n, -1, dtype=np.int64)
     gid = 0
@@ -478,15 +504,15 @@ def _grow(
         region = [u]
         lab[u] = gid
         total = float(pop[u])
-        cnt = dict.fromkeys(keys[u], 1)
-        nlay = np.zeros(n_layers, dtype=np.int64)
-        for k in keys[u]:
-            nlay[key_layer[k]] += 1
+        sums = state.sums_of([u])
+        current = state.straddle_of(sums)
         frontier = {v for v in adj[u] if lab[v] == -1}
         while total < floor - _EPS and frontier:
-            cost = {
-                x: _added_straddles(keys[x], cnt, nlay, key_layer) for x in frontier
-            }
+            cost = {}
+            for x in frontier:
+                trial = {k: list(v) for k, v in sums.items()}
+                add_pieces(trial, state.pieces[x], 1.0)
+                cost[x] = state.straddle_of(trial) - current
             if prefer == "straddle":
                 v = min(frontier, key=lambda x: (cost[x], float(pop[x]), tie[x]))
             else:
@@ -495,10 +521,8 @@ def _grow(
             region.append(v)
             lab[v] = gid
             total += float(pop[v])
-            for k in keys[v]:
-                if k not in cnt:
-                    nlay[key_layer[k]] += 1
-                cnt[k] = cnt.get(k, 0) + 1
+            add_pieces(sums, state.pieces[v], 1.0)
+            current += cost[v]
             frontier |= {w for w in adj[v] if lab[w] == -1}
         if total < floor - _EPS:
             lab[region] = -2  # enclaves
@@ -506,30 +530,30 @@ def _grow(
             gid += 1
     if gid == 0:
         return np.zeros(n, dtype=np.int64)
-    state = _State(np.where(lab >= 0, lab, gid), pop, keys, key_layer, n_layers)
+    grown = _State(
+        np.where(lab >= 0, lab, gid),
+        pop,
+        state.pieces,
+        state.key_layer,
+        state.n_layers,
+        state.tau,
+        state.use_pop,
+    )
     # temporary group `gid` holds all enclaves; hand them out one by one
     pending = [u for u in range(n) if lab[u] < 0]
     while pending:
         rest = []
         for u in pending:
-            nbrs = {int(state.lab[v]) for v in adj[u]} - {gid}
+            nbrs = {int(grown.lab[v]) for v in adj[u]} - {gid}
             if not nbrs:
                 rest.append(u)
                 continue
-            h = min(nbrs, key=lambda x: (state.move_delta(u, x), state.pop[x], x))
-            state.move(u, h)
+            h = min(nbrs, key=lambda x: (grown.move_delta(u, x), grown.pop[x], x))
+            grown.move(u, h)
         if len(rest) == len(pending):  # unreachable enclaves: keep them together
             break
         pending = rest
-    return state.lab
-
-
-def _straddle_counts(state: _State, members: Sequence[int]) -> dict[int, int]:
-    cnt: dict[int, int] = {}
-    for u in members:
-        for k in state.keys[u]:
-            cnt[k] = cnt.get(k, 0) + 1
-    return cnt
+    return grown.lab
 
 
 def _split_set(
@@ -554,10 +578,7 @@ def _split_set(
     total = float(sum(float(state.pop_u[u]) for u in members))
     if total < 2 * floor - _EPS:
         return None
-    full = _straddle_counts(state, list(members))
-    n_full = np.zeros(state.n_layers, dtype=np.int64)
-    for k in full:
-        n_full[state.key_layer[k]] += 1
+    full = state.sums_of(members)
     mlist = sorted(members)
     best: tuple[float, float, list[int]] | None = None
     for _ in range(trials):
@@ -592,14 +613,11 @@ def _split_set(
                 x = stack.pop()
                 side.append(x)
                 stack.extend(children[x])
-            cnt = _straddle_counts(state, side)
-            n_side = np.zeros(state.n_layers, dtype=np.int64)
-            n_rest = n_full.copy()
-            for k, c in cnt.items():
-                n_side[state.key_layer[k]] += 1
-                if c == full[k]:
-                    n_rest[state.key_layer[k]] -= 1
-            cost = float(state.straddle_of(n_side) + state.straddle_of(n_rest))
+            side_sums = state.sums_of(side)
+            rest = {k: list(w) for k, w in full.items()}
+            for x in side:
+                add_pieces(rest, state.pieces[x], -1.0)
+            cost = float(state.straddle_of(side_sums) + state.straddle_of(rest))
             if balance > 0 and mean > 0:
                 cost += balance * (abs(sp - mean) + abs(total - sp - mean)) / mean
             key = (cost, abs(total - 2 * sp))
@@ -745,11 +763,8 @@ def _score(state: _State, balance: float) -> float:
 
 
 def _solve_local(
-    pop: np.ndarray,
+    base: _State,
     adj: list[list[int]],
-    keys: list[tuple[int, ...]],
-    key_layer: np.ndarray,
-    n_layers: int,
     *,
     floor: float,
     n_groups: int | None,
@@ -759,6 +774,7 @@ def _solve_local(
     split_trials: int,
     restarts: int,
 ) -> np.ndarray:
+    pop = base.pop_u
     n = len(pop)
     best: tuple[float, int, np.ndarray] | None = None
     reached = 0
@@ -776,11 +792,8 @@ def _solve_local(
         tie = rng.permutation(n).astype(np.float64)
         init = (
             _grow(
-                pop,
+                base,
                 adj,
-                keys,
-                key_layer,
-                n_layers,
                 floor,
                 rng,
                 prefer="small" if mode == "grow-small" else "straddle",
@@ -788,7 +801,15 @@ def _solve_local(
             if mode.startswith("grow")
             else np.arange(n)
         )
-        state = _State(init, pop, keys, key_layer, n_layers)
+        state = _State(
+            init,
+            pop,
+            base.pieces,
+            base.key_layer,
+            base.n_layers,
+            base.tau,
+            base.use_pop,
+        )
         _agglomerate(
             state, adj, floor, n_groups, tie, "size" if mode == "size" else "cost"
         )
@@ -828,9 +849,11 @@ def _solve_local(
 
 def straddle_objective(
     labels: pd.Series,
-    touches: pd.DataFrame,
+    pieces: pd.DataFrame,
     population: pd.Series,
     *,
+    threshold: float = 0.01,
+    weight: Weight = "population",
     balance: float = 0.0,
 ) -> tuple[float, int, float, pd.DataFrame]:
     """Score a grouping: :math:`F`, total straddles, balance term, per-group table.
@@ -839,10 +862,15 @@ def straddle_objective(
     ----------
     labels
         Group per base unit.
-    touches
-        Columns ``base``, ``layer``, ``unit``: the units each base unit straddles.
+    pieces
+        Pieces table of the base units (``base``, ``layer``, ``unit``,
+        ``area_m2``, ``population``).
     population
         Population per base unit.
+    threshold, weight
+        Significance rule: a group straddles a unit holding more than
+        *threshold* of the group's weight in that layer (its dominant unit
+        always counts).
     balance
         :math:`λ` of the balance penalty.
 
@@ -850,17 +878,33 @@ def straddle_objective(
     -------
     tuple
         ``(F, straddles, balance_term, groups)``; *groups* has ``n_units``,
-        ``population``, ``straddles`` and ``n_<layer>`` per group.
+        ``population``, ``n_<layer>`` (units straddled, dominant included) and
+        ``straddles`` per group.
+
+    Raises
+    ------
+    InvalidParameterError
+        If *threshold* or *weight* is out of range.
     """
+    tau = check_threshold(threshold)
+    wkey = check_weight(weight)
     lab = labels.astype(str)
-    t = touches.assign(group=lab.reindex(touches["base"].astype(str)).to_numpy())
-    t = t[t["group"].notna()]
-    per = (
-        t.drop_duplicates(["group", "layer", "unit"])
-        .groupby(["group", "layer"])
-        .size()
-        .unstack("layer", fill_value=0)
+    p = pieces.assign(group=lab.reindex(pieces["base"].astype(str)).to_numpy())
+    p = p[p["group"].notna()]
+    g = p.groupby(["group", "layer", "unit"], sort=True)[
+        ["population", "area_m2"]
+    ].sum()
+    g = g.reset_index()
+    tot = g.groupby(["group", "layer"])[["population", "area_m2"]].transform("sum")
+    use_pop = (wkey == "population") & (tot["population"] > 0)
+    share = np.where(
+        use_pop,
+        g["population"] / tot["population"].where(tot["population"] > 0, 1.0),
+        g["area_m2"] / tot["area_m2"].where(tot["area_m2"] > 0, 1.0),
     )
+    g["sig"] = share > tau * (1 + 1e-12)
+    counts = g.groupby(["group", "layer"])["sig"].sum().clip(lower=1)
+    per = counts.unstack("layer", fill_value=0)
     per.columns = [f"n_{c}" for c in per.columns]
     groups = pd.DataFrame(
         {
@@ -881,12 +925,14 @@ def straddle_objective(
 
 def regionalise_tables(
     population: pd.Series,
-    touches: pd.DataFrame,
+    pieces: pd.DataFrame,
     edges: pd.DataFrame,
     *,
     floor: float,
     n_groups: int | None = None,
     balance: float = 0.0,
+    threshold: float = 0.01,
+    weight: Weight = "population",
     method: Method = "local",
     seed: int = 0,
     max_passes: int = 50,
@@ -899,9 +945,10 @@ def regionalise_tables(
     ----------
     population
         Population per base unit (index: codes); defines the set of units.
-    touches
-        Columns ``base``, ``layer``, ``unit``: the institutional units each base
-        unit straddles (rows for codes not in *population* are ignored).
+    pieces
+        Pieces table (``base``, ``layer``, ``unit``, ``area_m2``,
+        ``population``): how each base unit sits in each institutional unit
+        (rows for codes not in *population* are ignored).
     edges
         Contiguity: columns ``a``, ``b`` (codes). Components of this graph are
         kept apart (join islands beforehand, see :func:`contiguity_graph`).
@@ -912,6 +959,10 @@ def regionalise_tables(
         straddles are minimised).
     balance
         :math:`λ` >= 0, weight of the population-balance penalty.
+    threshold, weight
+        A group straddles a unit when its piece there holds more than
+        *threshold* of the group's weight (population by default; area where
+        the group has nobody) in that layer.
     method
         ``"local"`` (ours), or ``"maxp"``, ``"azp"``, ``"skater"`` (spopt; needs
         ``pip install geodecoupage[grouping]``).
@@ -950,6 +1001,8 @@ def regionalise_tables(
     ):
         msg = f"n_groups must be a positive integer or None, got {n_groups!r}."
         raise InvalidParameterError(msg)
+    tau = check_threshold(threshold)
+    wkey = check_weight(weight)
     codes = np.array(sorted(population.index.astype(str)))
     index = {c: i for i, c in enumerate(codes)}
     pop_s = population.copy()
@@ -970,31 +1023,38 @@ def regionalise_tables(
         adj[x].append(y)
         adj[y].append(x)
     adj = [sorted(set(a)) for a in adj]
-    t = touches[touches["base"].astype(str).isin(index)]
-    layers = sorted(t["layer"].astype(str).unique())
+    pc = pieces[pieces["base"].astype(str).isin(index)]
+    layers = sorted(pc["layer"].astype(str).unique())
     key_of: dict[tuple[str, str], int] = {}
     key_layer_list: list[int] = []
-    keys: list[list[int]] = [[] for _ in codes]
-    for b, lay, u in zip(
-        t["base"].astype(str),
-        t["layer"].astype(str),
-        t["unit"].astype(str),
+    unit_pieces: list[Pieces] = [[] for _ in codes]
+    for b, lay, u, wp, wa in zip(
+        pc["base"].astype(str),
+        pc["layer"].astype(str),
+        pc["unit"].astype(str),
+        pc["population"].fillna(0.0).to_numpy(dtype=np.float64),
+        pc["area_m2"].to_numpy(dtype=np.float64),
         strict=True,
     ):
         k = key_of.get((lay, u))
         if k is None:
             k = key_of[(lay, u)] = len(key_layer_list)
             key_layer_list.append(layers.index(lay))
-        keys[index[b]].append(k)
-    key_tuples = [tuple(sorted(set(k))) for k in keys]
+        unit_pieces[index[b]].append((k, float(wp), float(wa)))
     key_layer = np.array(key_layer_list, dtype=np.int64)
+    start = _State(
+        np.arange(len(codes)),
+        pop,
+        unit_pieces,
+        key_layer,
+        len(layers),
+        tau,
+        wkey == "population",
+    )
     if method == "local":
         lab = _solve_local(
-            pop,
+            start,
             adj,
-            key_tuples,
-            key_layer,
-            len(layers),
             floor=floor,
             n_groups=n_groups,
             balance=balance,
@@ -1006,11 +1066,12 @@ def regionalise_tables(
     else:
         from geodecoupage.grouping._spopt import solve_spopt
 
+        touched = [tuple(sorted({k for k, _, _ in ps})) for ps in unit_pieces]
         lab = solve_spopt(
             method,
             pop,
             adj,
-            key_tuples,
+            touched,
             len(key_layer_list),
             floor=floor,
             n_groups=n_groups,
@@ -1018,7 +1079,12 @@ def regionalise_tables(
         )
     labels = _relabel(lab, pop, codes)
     obj, straddles, bal, groups = straddle_objective(
-        labels, t, pd.Series(pop, index=codes), balance=balance
+        labels,
+        pc,
+        pd.Series(pop, index=codes),
+        threshold=tau,
+        weight=wkey,
+        balance=balance,
     )
     return RegionSolution(
         labels=labels,
@@ -1031,6 +1097,8 @@ def regionalise_tables(
             "floor": float(floor),
             "n_groups": n_groups,
             "balance": float(balance),
+            "threshold": tau,
+            "weight": wkey,
             "seed": seed,
             "max_passes": max_passes,
             "split_trials": split_trials,
@@ -1122,8 +1190,6 @@ def regionalise(
     ok = codes.notna().to_numpy(dtype=bool)
     sub = sub[ok]
     pieces = pieces_from_atoms(sub, base=base, layers=keys)
-    scored = score_pieces(pieces, threshold=threshold, weight=weight)
-    touches = scored.loc[scored["touches"], ["base", "layer", "unit"]]
     sub_codes = codes[ok].astype(str)
     by_base = (
         pd.DataFrame(
@@ -1151,11 +1217,13 @@ def regionalise(
     )
     sol = regionalise_tables(
         by_base["population"],
-        touches,
+        pieces,
         edges,
         floor=floor,
         n_groups=n_groups,
         balance=balance,
+        threshold=threshold,
+        weight=weight,
         method=method,
         seed=seed,
     )
@@ -1180,8 +1248,6 @@ def regionalise(
         **sol.params,
         "base": base,
         "layers": list(keys),
-        "threshold": float(threshold),
-        "weight": weight,
         "islands": islands,
         "min_shared_border_m": float(min_shared_border_m),
         "snap_m": float(snap_m),
@@ -1278,8 +1344,6 @@ def compare_groupings(
     sub_codes = codes[inside].astype(str)
     sub["_after"] = pd.array(after_lab.reindex(sub_codes).to_numpy(), dtype="string")
     pieces = pieces_from_atoms(sub, base=base, layers=keys)
-    scored = score_pieces(pieces, threshold=threshold, weight=weight)
-    touches = scored.loc[scored["touches"], ["base", "layer", "unit"]]
     pop = (
         pd.Series(sub["population"].fillna(0.0).to_numpy(), index=sub_codes.to_numpy())
         .groupby(level=0)
@@ -1304,7 +1368,9 @@ def compare_groupings(
     values: dict[tuple[str, str], dict[str, float]] = {}
     for when, lab in labelings.items():
         lab = lab.dropna()
-        _, total, _, groups = straddle_objective(lab, touches, pop)
+        _, total, _, groups = straddle_objective(
+            lab, pieces, pop, threshold=threshold, weight=weight
+        )
         values[("all", "n_groups")] = {
             **values.get(("all", "n_groups"), {}),
             when: float(len(groups)),

@@ -22,7 +22,7 @@ import pandas as pd
 
 from geodecoupage.grouping import contiguity_graph, regionalise_tables
 from geodecoupage.grouping._graph import component_labels
-from geodecoupage.grouping._pieces import pieces_from_atoms, score_pieces
+from geodecoupage.grouping._pieces import pieces_from_atoms
 from geodecoupage.grouping.envelopes import dissolve_groups
 from geodecoupage.layers import read_layer
 from geodecoupage.metrics.region import select_region
@@ -64,8 +64,7 @@ def main() -> None:
     atoms = atlas.atoms[
         atlas.atoms["municipalites"].astype("string").isin(units).fillna(False)
     ]
-    scored = score_pieces(pieces_from_atoms(atoms, base="municipalites", layers=keys))
-    touches = scored.loc[scored["touches"], ["base", "layer", "unit"]]
+    pieces = pieces_from_atoms(atoms, base="municipalites", layers=keys)
     pop = atoms.groupby(atoms["municipalites"].astype(str))["population"].sum()
     geoms = dissolve_groups(
         atoms, "municipalites", pd.Series(pop.index, index=pop.index)
@@ -81,14 +80,14 @@ def main() -> None:
     for name, k, floor in runs:
         t = time.perf_counter()
         sol = regionalise_tables(
-            pop, touches, edges, floor=floor, n_groups=k, method=name, seed=args.seed
+            pop, pieces, edges, floor=floor, n_groups=k, method=name, seed=args.seed
         )
         results[name] = (sol, time.perf_counter() - t)
     k = len(results["maxp"][0].groups)
     for name, floor in (("local", args.floor), ("azp", 0.0), ("skater", 0.0)):
         t = time.perf_counter()
         sol = regionalise_tables(
-            pop, touches, edges, floor=floor, n_groups=k, method=name, seed=args.seed
+            pop, pieces, edges, floor=floor, n_groups=k, method=name, seed=args.seed
         )
         results[f"{name}@k"] = (sol, time.perf_counter() - t)
     head = f"{'solver':<10} {'groups':>6} {'straddles':>9} {'min pop':>9}"

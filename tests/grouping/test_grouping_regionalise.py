@@ -33,16 +33,22 @@ def grid_tables(nx: int, ny: int, labels: dict[str, list[str]], pop: np.ndarray)
                 edges.append((codes[j * nx + i], codes[j * nx + i + 1]))
             if j + 1 < ny:
                 edges.append((codes[j * nx + i], codes[(j + 1) * nx + i]))
-    touches = pd.DataFrame(
+    pieces = pd.DataFrame(
         [
-            {"base": c, "layer": key, "unit": lab[k]}
+            {
+                "base": c,
+                "layer": key,
+                "unit": lab[k],
+                "area_m2": 1e6,
+                "population": float(pop[k]),
+            }
             for key, lab in labels.items()
             for k, c in enumerate(codes)
         ]
     )
     return (
         pd.Series(pop, index=codes, dtype=float),
-        touches,
+        pieces,
         pd.DataFrame(edges, columns=["a", "b"]),
     )
 
@@ -82,8 +88,8 @@ def test_known_optimum_is_found_up_to_relabelling() -> None:
     # 6 × 6 units of 1 person; two layers made of the same four 3 × 3 blocks:
     # the only 4-group partition with groups of >= 9 and no straddle is the blocks
     labels = {"css": blocks(6, 6, 3, 3, "c"), "rls": blocks(6, 6, 3, 3, "r")}
-    pop, touches, edges = grid_tables(6, 6, labels, np.ones(36))
-    sol = regionalise_tables(pop, touches, edges, floor=9, n_groups=4, seed=1)
+    pop, pieces, edges = grid_tables(6, 6, labels, np.ones(36))
+    sol = regionalise_tables(pop, pieces, edges, floor=9, n_groups=4, seed=1)
     assert sol.straddles == 0
     assert sol.objective == 0
     truth = pd.Series(labels["css"], index=pop.index)
@@ -93,8 +99,8 @@ def test_known_optimum_is_found_up_to_relabelling() -> None:
 def test_free_number_of_groups_splits_inside_units() -> None:
     # two 4 × 2 blocks; floor 2: zero straddles and as many groups as possible
     labels = {"css": blocks(8, 2, 4, 2, "c")}
-    pop, touches, edges = grid_tables(8, 2, labels, np.ones(16))
-    sol = regionalise_tables(pop, touches, edges, floor=2)
+    pop, pieces, edges = grid_tables(8, 2, labels, np.ones(16))
+    sol = regionalise_tables(pop, pieces, edges, floor=2)
     assert sol.straddles == 0
     assert len(sol.groups) == 8
     assert_contiguous_and_floor(sol.labels, pop, edges, 2)
@@ -104,12 +110,12 @@ def test_mixed_layers_optimum_on_a_strip() -> None:
     # strip of 6: css splits 3|3, rls splits 2|4 -> with floor 2 the best is
     # [0 1] [2] ... floor forbids singletons: [0 1] [2 ... ] costs 1 straddle
     labels = {"css": list("aaabbb"), "rls": list("xxyyyy")}
-    pop, touches, edges = grid_tables(6, 1, labels, np.ones(6))
-    sol = regionalise_tables(pop, touches, edges, floor=2, n_groups=3)
+    pop, pieces, edges = grid_tables(6, 1, labels, np.ones(6))
+    sol = regionalise_tables(pop, pieces, edges, floor=2, n_groups=3)
     # groups [0,1] [2,3] [4,5]: straddles 0 + 1 (css a|b at 2-3) + 0
     assert sol.straddles == 1
     brute = min(
-        straddle_objective(pd.Series(lab, index=pop.index), touches, pop)[1]
+        straddle_objective(pd.Series(lab, index=pop.index), pieces, pop)[1]
         for lab in (
             ["A", "A", "B", "B", "C", "C"],
             ["A", "A", "B", "B", "B", "C"],
@@ -137,11 +143,11 @@ def test_every_output_is_contiguous_and_above_the_floor(
         "css": [f"c{x}" for x in rng.integers(0, 3, nx * ny)],
         "rls": blocks(nx, ny, 2, 2, "r"),
     }
-    pop, touches, edges = grid_tables(nx, ny, labels, rng.integers(0, 4, nx * ny))
+    pop, pieces, edges = grid_tables(nx, ny, labels, rng.integers(0, 4, nx * ny))
     try:
         sol = regionalise_tables(
             pop,
-            touches,
+            pieces,
             edges,
             floor=floor,
             n_groups=n_groups,
@@ -161,9 +167,9 @@ def test_every_output_is_contiguous_and_above_the_floor(
 def test_same_seed_same_partition() -> None:
     rng = np.random.default_rng(5)
     labels = {"css": [f"c{x}" for x in rng.integers(0, 4, 48)]}
-    pop, touches, edges = grid_tables(8, 6, labels, rng.integers(1, 50, 48))
-    a = regionalise_tables(pop, touches, edges, floor=100, seed=7)
-    b = regionalise_tables(pop, touches, edges, floor=100, seed=7)
+    pop, pieces, edges = grid_tables(8, 6, labels, rng.integers(1, 50, 48))
+    a = regionalise_tables(pop, pieces, edges, floor=100, seed=7)
+    b = regionalise_tables(pop, pieces, edges, floor=100, seed=7)
     assert a.labels.equals(b.labels)
 
 
@@ -176,34 +182,34 @@ def test_same_seed_same_partition() -> None:
     ],
 )
 def test_infeasible_settings_name_their_numbers(kwargs, pattern) -> None:
-    pop, touches, edges = grid_tables(6, 1, {"css": list("aaabbb")}, np.ones(6))
+    pop, pieces, edges = grid_tables(6, 1, {"css": list("aaabbb")}, np.ones(6))
     with pytest.raises(InfeasibleGroupingError, match=pattern):
-        regionalise_tables(pop, touches, edges, **kwargs)
+        regionalise_tables(pop, pieces, edges, **kwargs)
 
 
 def test_islands_kept_apart_need_their_own_groups() -> None:
-    pop, touches, _ = grid_tables(4, 1, {"css": list("aabb")}, np.ones(4) * 5)
+    pop, pieces, _ = grid_tables(4, 1, {"css": list("aabb")}, np.ones(4) * 5)
     edges = pd.DataFrame({"a": ["u00_00", "u02_00"], "b": ["u01_00", "u03_00"]})
     with pytest.raises(
         InfeasibleGroupingError, match=r"fewer than the 2 contiguity components"
     ):
-        regionalise_tables(pop, touches, edges, floor=1, n_groups=1)
+        regionalise_tables(pop, pieces, edges, floor=1, n_groups=1)
     with pytest.raises(
         InfeasibleGroupingError, match=r"2 of the 2 contiguity components"
     ):
-        regionalise_tables(pop, touches, edges, floor=11)
-    sol = regionalise_tables(pop, touches, edges, floor=10, n_groups=2)
+        regionalise_tables(pop, pieces, edges, floor=11)
+    sol = regionalise_tables(pop, pieces, edges, floor=10, n_groups=2)
     assert sol.straddles == 0
 
 
 def test_bad_parameters() -> None:
-    pop, touches, edges = grid_tables(2, 1, {"css": list("ab")}, np.ones(2))
+    pop, pieces, edges = grid_tables(2, 1, {"css": list("ab")}, np.ones(2))
     with pytest.raises(InvalidParameterError, match="floor must be"):
-        regionalise_tables(pop, touches, edges, floor=-1)
+        regionalise_tables(pop, pieces, edges, floor=-1)
     with pytest.raises(InvalidParameterError, match="method must be"):
-        regionalise_tables(pop, touches, edges, floor=1, method="kmeans")  # type: ignore[arg-type]
+        regionalise_tables(pop, pieces, edges, floor=1, method="kmeans")  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError, match="n_groups must be"):
-        regionalise_tables(pop, touches, edges, floor=1, n_groups=0)
+        regionalise_tables(pop, pieces, edges, floor=1, n_groups=0)
 
 
 def test_contiguity_graph_joins_islands_to_nearest() -> None:
@@ -262,10 +268,10 @@ def test_regionalise_on_an_atlas(territory) -> None:
 def test_local_solver_beats_spopt_maxp_on_its_objective() -> None:
     rng = np.random.default_rng(11)
     labels = {"css": blocks(6, 5, 3, 3, "c"), "rls": blocks(6, 5, 2, 5, "r")}
-    pop, touches, edges = grid_tables(6, 5, labels, rng.integers(5, 20, 30))
-    maxp = regionalise_tables(pop, touches, edges, floor=40, method="maxp", seed=0)
+    pop, pieces, edges = grid_tables(6, 5, labels, rng.integers(5, 20, 30))
+    maxp = regionalise_tables(pop, pieces, edges, floor=40, method="maxp", seed=0)
     ours = regionalise_tables(
-        pop, touches, edges, floor=40, n_groups=len(maxp.groups), seed=0
+        pop, pieces, edges, floor=40, n_groups=len(maxp.groups), seed=0
     )
     assert_contiguous_and_floor(maxp.labels, pop, edges, 40)
     assert ours.straddles <= maxp.straddles
