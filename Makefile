@@ -14,7 +14,7 @@ endif
 export MPLBACKEND := Agg
 OUT ?= out
 
-.PHONY: help install demo test lint typecheck pytest notebooks bench bench-scale fuzz check clean
+.PHONY: help install demo test lint typecheck pytest browser-deps bench bench-scale fuzz check clean
 
 help:
 	@echo "make demo   - audit the whole province on the real layers (installs what it needs)"
@@ -29,8 +29,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+DEMO_LAYERS ?= mrc,cisss,rls,css,cs_anglo
+
 demo: $(STAMP)
+	@echo "== 1/3 Couches : chargement et validation de toute la province"
 	$(BIN)/geodecoupage layers check --all
+	@echo "== 2/3 Audit de la province : incohérence et surconcertation (tables = MRC)"
+	$(BIN)/geodecoupage audit --layers $(DEMO_LAYERS) --tables mrc -o $(OUT)/audit-province --overwrite
+	@echo "== 3/3 Rapport HTML autonome (hors ligne)"
+	$(BIN)/geodecoupage report --layers $(DEMO_LAYERS) --tables mrc -o $(OUT)/rapport-province.html --overwrite
 
 lint: $(STAMP)
 	$(BIN)/ruff check geodecoupage tests benchmarks
@@ -39,8 +46,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
-	$(BIN)/python -m pytest
+# Debian's Chromium drives the browser tests; installed when missing and possible.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "warning: no chromium; browser tests will be skipped (install Debian's chromium)"; fi; }
+
+# One pytest run: unit, real-data, bad-input and browser tests, doctests of the
+# package and the README, and every notebook (nbmake).
+pytest: $(STAMP) browser-deps
+	$(BIN)/python -m pytest tests geodecoupage README.md notebooks \
+	  --doctest-modules --doctest-glob=README.md --nbmake --nbmake-timeout=300
 
 test: lint typecheck pytest
 
