@@ -160,7 +160,10 @@ def unit_splits(
             )
         more = len(grp) - _MAX_TARGETS
         if more > 0:
-            parts.append(pick(lang, fr=f"+ {more} autres", en=f"+ {more} others"))
+            plural = "s" if more > 1 else ""
+            parts.append(
+                pick(lang, fr=f"+ {more} autre{plural}", en=f"+ {more} other{plural}")
+            )
         texts[code] = head + ", ".join(parts)
     text = pd.Series(texts, dtype="object", name="crosswalk")
     text.index.name = "code"

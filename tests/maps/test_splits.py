@@ -47,3 +47,23 @@ def test_zero_threshold_keeps_whole_pieces_whole(toy_atlas):
         "B": True,
     }
     assert not unit_splits(toy_atlas, "regions", "mrc", threshold=0.0).split["R"]
+
+
+@pytest.mark.parametrize(("n_targets", "tail"), [(5, "+ 1 autre"), (7, "+ 3 autres")])
+def test_long_crosswalks_are_cut_after_four_targets(toy_atlas, n_targets, tail):
+    import pandas as pd
+
+    # A is spread over n targets that all reach into B as well
+    atoms = pd.DataFrame(
+        {
+            "mrc": ["A"] * n_targets + ["B"] * n_targets,
+            "css": [f"T{i}" for i in range(n_targets)] * 2,
+            "area_m2": [float(n_targets - i) for i in range(n_targets)]
+            + [1.0] * n_targets,
+            "population": 1.0,
+        }
+    )
+    atlas = type(toy_atlas)(atoms=atoms, layers=("mrc", "css"))
+    text = unit_splits(atlas, "mrc", "css").text["A"]
+    assert text.count(" dans ") == 4
+    assert text.endswith(tail)
