@@ -16,7 +16,14 @@ import pandas as pd
 from geodecoupage.errors import InvalidParameterError
 from geodecoupage.metrics._contingency import SOURCE, TARGET, atom_contingency
 
-__all__ = ["AtlasLike", "Territory", "check_layers", "territory_mask", "weights"]
+__all__ = [
+    "AtlasLike",
+    "MemoAtlas",
+    "Territory",
+    "check_layers",
+    "territory_mask",
+    "weights",
+]
 
 
 class AtlasLike(Protocol):
@@ -39,6 +46,42 @@ class AtlasLike(Protocol):
         include_gaps: bool = ...,
     ) -> pd.DataFrame:
         """Crosswalk indexed by ``(source_code, target_code)``."""
+
+
+class MemoAtlas:
+    """An atlas wrapper that computes each contingency table once.
+
+    :func:`~geodecoupage.metrics.audit.audit` wraps its atlas in one, since the
+    same tables feed the per-unit scores, the pair scores, the risk and every
+    threshold of the sensitivity sweep.
+    """
+
+    def __init__(self, atlas: AtlasLike) -> None:
+        self._atlas = atlas
+        self.tables: dict[tuple[Any, ...], pd.Series] = {}
+
+    @property
+    def atoms(self) -> Any:
+        """The wrapped atlas's atoms."""
+        return self._atlas.atoms
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The wrapped atlas's layer keys."""
+        return tuple(self._atlas.layers)
+
+    def crosswalk(
+        self,
+        source: str,
+        target: str,
+        *,
+        weight: Literal["area", "population"] = "area",
+        include_gaps: bool = False,
+    ) -> pd.DataFrame:
+        """The wrapped atlas's crosswalk."""
+        return self._atlas.crosswalk(
+            source, target, weight=weight, include_gaps=include_gaps
+        )
 
 
 #: A study territory: ``{layer key: codes}``; atoms inside any listed unit.
@@ -121,6 +164,13 @@ def weights(
     if weight not in ("area", "population"):
         msg = f"weight must be 'area' or 'population', got {weight!r}."
         raise InvalidParameterError(msg)
+    if isinstance(atlas, MemoAtlas):
+        key = (source, target, weight, None if mask is None else mask.tobytes())
+        if key not in atlas.tables:
+            atlas.tables[key] = weights(
+                atlas._atlas, source, target, weight=weight, mask=mask
+            )
+        return atlas.tables[key]
     column = "area_m2" if weight == "area" else "population"
     if mask is not None or source == target:
         return atom_contingency(atlas.atoms, source, target, column=column, mask=mask)

@@ -96,6 +96,16 @@ class AtomEdges:
         side, other = self.codes(atoms, layer)
         return np.asarray((side >= 0) & (other >= 0) & (side != other), dtype=bool)
 
+    def midpoints(self) -> np.ndarray:
+        """Shapely points at the middle of every segment (cached)."""
+        if "mids" not in self._cache:
+            xy = self.seg_xy
+            self._cache["mids"] = shapely.points(
+                (xy[:, 0] + xy[:, 2]) / 2.0, (xy[:, 1] + xy[:, 3]) / 2.0
+            )
+        mids: np.ndarray = self._cache["mids"]
+        return mids
+
     def boundary_tree(self, atoms: pd.DataFrame, layer: str) -> Any:
         """STRtree of the segments on *layer*'s boundary (cached)."""
         key = ("tree", id(atoms), layer)

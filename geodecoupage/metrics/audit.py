@@ -27,6 +27,7 @@ from geodecoupage.errors import InvalidParameterError
 from geodecoupage.i18n import check_lang, fmt_float, fmt_pct, pick
 from geodecoupage.metrics._atlas import (
     AtlasLike,
+    MemoAtlas,
     Territory,
     check_layers,
     has_population,
@@ -919,6 +920,7 @@ def audit(
         msg = f"Layers are listed twice: {list(keys)}."
         raise InvalidParameterError(msg)
     check_layers(atlas, keys, what="audit")
+    atlas = MemoAtlas(atlas)
     inst: tuple[str, ...] = ()
     if tables is not None:
         inst = tuple(

@@ -11,8 +11,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-import shapely
-
 from geodecoupage.errors import InvalidParameterError
 from geodecoupage.metrics._contingency import check_threshold
 from geodecoupage.metrics._edges import AtomEdges, components
@@ -106,10 +104,7 @@ def boundary_coincidence(
     near = exact.copy()
     rest = np.flatnonzero(internal & ~b_edge)
     if tolerance_m > 0 and rest.size and b_edge.any():
-        xy = edges.seg_xy
-        mids = shapely.points(
-            (xy[rest, 0] + xy[rest, 2]) / 2.0, (xy[rest, 1] + xy[rest, 3]) / 2.0
-        )
+        mids = edges.midpoints()[rest]
         tree = edges.boundary_tree(atoms, layer_b)
         hit, _ = tree.query(mids, predicate="dwithin", distance=tolerance_m)
         near[rest[np.unique(hit)]] = True
