@@ -304,21 +304,37 @@ class ConcertationRisk:
                 if self.basis == "population"
                 else "most of whose territory",
             )
-            inst = label(worst).indefinite(lang)
-            pct = fmt_pct(shares[worst], 0, lang)
-            s2 += pick(
-                lang,
-                fr=f" ; {pct} {whose} relève d'{inst} dont {what} est ailleurs.",
-                en=f"; {pct} {whose} is served by {inst} {what} lies elsewhere.",
+            links = self.links
+            k_else = int(
+                (
+                    (links["sector"] == worst)
+                    & (links["table"] == code)
+                    & links["mostly_elsewhere"]
+                ).sum()
             )
+            pct = fmt_pct(shares[worst], 0, lang)
+            if k_else <= 1:
+                inst = label(worst).indefinite(lang)
+                s2 += pick(
+                    lang,
+                    fr=f" ; {pct} {whose} relève d'{inst} dont {what} est ailleurs.",
+                    en=f"; {pct} {whose} is served by {inst} {what} lies elsewhere.",
+                )
+            else:
+                insts = count_phrase(worst, k_else, lang)
+                s2 += pick(
+                    lang,
+                    fr=f" ; {pct} {whose} relève de {insts} dont {what} est ailleurs.",
+                    en=f"; {pct} {whose} is served by {insts} {what} lies elsewhere.",
+                )
         else:
             q = float(row["straddled_share"])
             s2 += pick(
                 lang,
-                fr=f", ce qui touche {fmt_pct(q, 0, lang)} {whose} (moyenne des "
-                "secteurs).",
-                en=f", which concerns {fmt_pct(q, 0, lang)} {whose} (mean over "
-                "sectors).",
+                fr=f" ; ces institutions à cheval servent {fmt_pct(q, 0, lang)} "
+                f"{whose} (moyenne par secteur).",
+                en=f"; these straddling institutions serve {fmt_pct(q, 0, lang)} "
+                f"{whose} (mean per sector).",
             )
         return f"{s1} {s2}"
 

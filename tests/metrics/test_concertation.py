@@ -151,3 +151,26 @@ def test_tables_without_any_institution_are_reported_with_zeros() -> None:
     r = concertation_from_tables({"css": CSS}, table_codes=["t1", "t2", "t3"])
     assert r.tables.loc["t3", "n_institutions"] == 0
     assert r.tables.loc["t3", "score"] == 0.0
+
+
+def test_explanations_for_plural_and_majority_inside_cases() -> None:
+    # t1 is split between c1 and c2, each mostly in other tables (t2, t3).
+    css = table(
+        {
+            ("t1", "c1"): 50.0,
+            ("t1", "c2"): 50.0,
+            ("t2", "c1"): 200.0,
+            ("t2", "c3"): 50.0,
+            ("t3", "c2"): 200.0,
+        }
+    )
+    r = concertation_from_tables({"css": css}, table_layer="mrc")
+    fr = r.explain_table("t1")
+    assert "100\u202f% de son territoire relève de 2 CSS dont la majeure partie" in fr
+    assert "2 CSSs most of whose territory lies elsewhere" in r.explain_table(
+        "t1", lang="en"
+    )
+    # t2 (80 % in c1) straddles c1, but 80 % of c1 lies in t2: not "elsewhere".
+    fr2 = r.explain_table("t2")
+    assert "1 d'entre elles chevauche sa limite ; ces institutions à cheval" in fr2
+    assert "servent 80\u202f% de son territoire (moyenne par secteur)." in fr2
