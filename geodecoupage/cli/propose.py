@@ -370,6 +370,13 @@ def _links_text(links: pd.DataFrame, lang: str) -> str:
     show_default=True,
     help="Allow moves into an institution of another administrative region.",
 )
+@click.option(
+    "--min-population",
+    type=click.FloatRange(0.0),
+    default=1.0,
+    show_default=True,
+    help="Base units with fewer inhabitants (water TNO...) rank last.",
+)
 def reassign_cmd(
     data_dir: Path | None,
     layers: tuple[str, ...] | None,
@@ -385,6 +392,7 @@ def reassign_cmd(
     n_moves: int,
     max_change: float | None,
     cross_regions: bool,
+    min_population: float,
 ) -> None:
     """Move split base units wholly into their dominant institution, and rescore."""
     from geodecoupage.grouping import reassign
@@ -413,6 +421,8 @@ def reassign_cmd(
         region_layer=None if cross_regions else "regions",
         same_region=not cross_regions,
         max_population_change=max_change,
+        parents=pd.DataFrame(setup.base_layer.drop(columns="geometry")),
+        min_population=min_population,
     )
     proposals = _named(sc.proposals, setup.names, "base")
     applied = proposals[proposals["status"] == "applied"]
@@ -445,11 +455,25 @@ def _moves_text(applied: pd.DataFrame, lang: str) -> str:
 
     lines = [pick(lang, fr="Réaffectations appliquées :", en="Applied reassignments:")]
     for _, r in applied.head(20).iterrows():
+        official = r.get("official_unit")
+        note = ""
+        if isinstance(official, str) and official:
+            note = (
+                pick(lang, fr=" (unité officielle)", en=" (official unit)")
+                if official == r["to_unit"]
+                else pick(
+                    lang,
+                    fr=f" (unité officielle : {official})",
+                    en=f" (official unit: {official})",
+                )
+            )
         lines.append(
             f"  {int(r['rank']):>3}. {r['base']} {r['nom']} — {r['layer']} "
             f"{r['from_units']} → {r['to_unit']} : "
             + fmt_int(r["persons_moved"], lang)
             + pick(lang, fr=" pers.", en=" persons")
+            + f", −{int(r['incoherence_removed'])}"
+            + note
         )
     return "\n".join(lines)
 
@@ -585,7 +609,11 @@ def _scores_text(scores: pd.DataFrame, lang: str) -> str:
             en="Before (reference grouping) → after (proposal):",
         )
     ]
-    show = scores[scores["metric"].isin(["straddles", "n_groups", "nesting_index_pop"])]
+    show = scores[
+        scores["metric"].isin(
+            ["straddles", "n_groups", "min_population", "nesting_index_pop"]
+        )
+    ]
     for _, r in show.iterrows():
         lines.append(
             f"  {r['layer']:<8} {r['metric']:<18} "

@@ -66,6 +66,7 @@ PROPOSAL_COLUMNS = (
     "region",
     "to_region",
     "crosses_region",
+    "official_unit",
 )
 
 
@@ -76,6 +77,8 @@ def reassignment_proposals(
     weight: Weight = "population",
     base_region: pd.Series | None = None,
     unit_region: pd.Series | None = None,
+    official: pd.Series | None = None,
+    min_population: float = 1.0,
 ) -> pd.DataFrame:
     """Propose moving each split base unit wholly into its dominant unit.
 
@@ -93,6 +96,13 @@ def reassignment_proposals(
         Administrative region of each base unit (index: base codes).
     unit_region
         Region of each layer unit, indexed by ``(layer, unit)``.
+    official
+        The unit each base unit officially belongs to, indexed by ``(layer,
+        base)`` (e.g. the ``mrc_code`` of a municipality); it fills
+        ``official_unit``. A proposal whose ``to_unit`` equals it only corrects
+        the geometry (the split is an artefact of misaligned boundaries).
+    min_population
+        Base units with fewer inhabitants rank after all the others.
 
     Returns
     -------
@@ -119,7 +129,8 @@ def reassignment_proposals(
         \\text{rank key} = \\frac{|T_L(b)| - 1}{\\max(\\text{persons moved}, 1)}
 
     Ties: fewer persons moved, smaller area moved, then codes. Base units with
-    less than one inhabitant (water TNO, uninhabited territories) come after
+    fewer than *min_population* inhabitants (water TNO, uninhabited
+    territories; default 1) come after
     every populated one: moving them costs nobody but changes nothing for
     residents, so they would otherwise fill the top of the list. The incoherence
     of the other base units and of the other layers' memberships of :math:`b` is
@@ -172,7 +183,15 @@ def reassignment_proposals(
     out["to_region"] = pd.array(to_region, dtype="string")
     known = out["region"].notna() & out["to_region"].notna()
     out["crosses_region"] = (known & (out["region"] != out["to_region"])).astype(bool)
-    out["_unpopulated"] = out["base_population"] < 1.0
+    off = (
+        official.astype("string")
+        .reindex(pd.MultiIndex.from_arrays([out["layer"], out["base"].astype(str)]))
+        .to_numpy()
+        if official is not None
+        else np.full(len(out), pd.NA, dtype=object)
+    )
+    out["official_unit"] = pd.array(off, dtype="string")
+    out["_unpopulated"] = out["base_population"] < float(min_population)
     out = (
         out.sort_values(
             [
@@ -580,6 +599,8 @@ def propose_reassignments(
     threshold: float = 0.01,
     weight: Weight = "population",
     region_layer: str | None = "regions",
+    parents: pd.DataFrame | None = None,
+    min_population: float = 1.0,
 ) -> pd.DataFrame:
     """Ranked reassignment proposals for an atlas (see :func:`reassignment_proposals`).
 
@@ -594,6 +615,12 @@ def propose_reassignments(
     units
         Base unit codes that may move (e.g. the municipalities of one region);
         default: all.
+    parents
+        The base layer's attribute table (index: codes), whose ``<layer>_code``
+        columns (e.g. ``mrc_code`` of the municipal layer) give the official
+        unit of each base unit (column ``official_unit``).
+    min_population
+        See :func:`reassignment_proposals`.
     region_layer
         Layer giving the administrative region (population-dominant region of
         each base unit and of each target unit), or None.
@@ -624,7 +651,31 @@ def propose_reassignments(
         weight=weight,
         base_region=base_region,
         unit_region=unit_region,
+        official=_official(parents, keys),
+        min_population=min_population,
     )
+
+
+def _official(parents: pd.DataFrame | None, keys: Sequence[str]) -> pd.Series | None:
+    """Official unit per (layer, base) from the ``<layer>_code`` columns."""
+    if parents is None:
+        return None
+    parts = []
+    for key in keys:
+        col = f"{key}_code"
+        if col not in parents.columns:
+            continue
+        codes = parents[col].dropna().astype(str)
+        parts.append(
+            pd.Series(
+                codes.to_numpy(),
+                index=pd.MultiIndex.from_arrays(
+                    [[key] * len(codes), codes.index.astype(str)],
+                    names=["layer", "base"],
+                ),
+            )
+        )
+    return pd.concat(parts) if parts else None
 
 
 def reassign(
@@ -641,6 +692,8 @@ def reassign(
     same_region: bool = True,
     max_population_change: float | None = None,
     tolerance_m: float = 100.0,
+    parents: pd.DataFrame | None = None,
+    min_population: float = 1.0,
 ) -> ReassignmentScenario:
     """Rank reassignment proposals, apply a set, and rescore everything.
 
@@ -664,6 +717,8 @@ def reassign(
         it (given those already accepted) are skipped.
     tolerance_m
         Boundary coincidence tolerance of the rescoring (metres).
+    parents, min_population
+        See :func:`propose_reassignments`.
 
     Returns
     -------
@@ -702,6 +757,8 @@ def reassign(
         threshold=threshold,
         weight=weight,
         region_layer=region_layer,
+        parents=parents,
+        min_population=min_population,
     )
     pieces = pieces_from_atoms(
         restrict_atoms(atoms, base, units), base=base, layers=keys
@@ -776,6 +833,7 @@ def reassign(
         "same_region": same_region,
         "max_population_change": max_population_change,
         "tolerance_m": float(tolerance_m),
+        "min_population": float(min_population),
         "atlas": dict(getattr(atlas, "params", {}) or {}),
     }
     return ReassignmentScenario(

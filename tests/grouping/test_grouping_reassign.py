@@ -248,3 +248,27 @@ def test_pair_scores_identity_pair_is_perfect() -> None:
     assert s["n_split"] == 0
     assert s["vi_pop"] == pytest.approx(0.0)
     assert np.isclose(s["nmi_pop"], 1.0)
+
+
+def test_official_unit_and_min_population(territory) -> None:
+    atlas = split_territory(territory)
+    parents = pd.DataFrame(
+        {"css_code": ["c0", "c0", "c0", "c1"]},
+        index=["b00_00", "b01_00", "b02_00", "b03_00"],
+    )
+    props = propose_reassignments(
+        atlas, base="muni", layers=["css", "rls"], parents=parents, region_layer=None
+    ).set_index(["base", "layer"])
+    # officially in c0, but most of its population lives in c1
+    assert props.loc[("b02_00", "css"), "official_unit"] == "c0"
+    assert props.loc[("b02_00", "css"), "to_unit"] == "c1"
+    assert pd.isna(props.loc[("b01_00", "rls"), "official_unit"])  # no rls_code
+    # below min_population, a proposal ranks after every other one
+    labels = {"css": ["c0", "c0", "c1", "c1"], "rls": ["r0", "r0", "r0", "r1"]}
+    cuts = {"css": {"b02_00": ("c0", 0.3)}, "rls": {"b01_00": ("r1", 0.1)}}
+    atlas2 = territory(4, 1, labels, [100, 500, 100, 300], cuts=cuts)
+    kw = {"base": "muni", "layers": ["css", "rls"], "region_layer": None}
+    first = propose_reassignments(atlas2, **kw)
+    assert first["base"].tolist() == ["b02_00", "b01_00"]  # 30 before 50 persons
+    late = propose_reassignments(atlas2, min_population=200, **kw)
+    assert late["base"].tolist() == ["b01_00", "b02_00"]
