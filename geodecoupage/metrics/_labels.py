@@ -33,6 +33,15 @@ class UnitLabel:
             return f"l'{self.fr}"
         return f"{'la' if self.feminine else 'le'} {self.fr}"
 
+    def named(self, lang: str, nom: str) -> str:
+        """Return "la MRC Matane", or "le CSS de la Beauce" for a name that
+        already starts with the noun ("CSS de la Beauce")."""
+        noun = self.fr if check_lang(lang) == "fr" else self.en
+        if nom.lower().startswith(noun.lower() + " "):
+            article = self.definite(lang)[: -len(noun)]  # "le ", "l'", "the "
+            return f"{article}{nom}"
+        return f"{self.definite(lang)} {nom}".rstrip()
+
     def indefinite(self, lang: str) -> str:
         """Return "une MRC" / "un CSS" / "an English school board"."""
         if check_lang(lang) == "en":

@@ -249,7 +249,7 @@ class ConcertationRisk:
             raise InvalidParameterError(msg)
         row = self.tables.loc[code]
         tl = label(self.table_layer)
-        head = f"{tl.definite(lang)} {self._name(self.table_layer, code)}"
+        head = tl.named(lang, self._name(self.table_layer, code))
         head = head[:1].upper() + head[1:]
         parts = [
             count_phrase(k, int(row[f"n_{k}"]), lang)
@@ -355,7 +355,7 @@ class ConcertationRisk:
             raise InvalidParameterError(msg)
         row = self.institutions.loc[(layer, code)]
         il, tl = label(layer), label(self.table_layer)
-        head = f"{il.definite(lang)} {self._name(layer, code)}"
+        head = il.named(lang, self._name(layer, code))
         head = head[:1].upper() + head[1:]
         n = int(row["n_tables"])
         neff = fmt_float(float(row["n_eff_tables"]), 1, lang)

@@ -174,3 +174,10 @@ def test_explanations_for_plural_and_majority_inside_cases() -> None:
     fr2 = r.explain_table("t2")
     assert "1 d'entre elles chevauche sa limite ; ces institutions à cheval" in fr2
     assert "servent 80\u202f% de son territoire (moyenne par secteur)." in fr2
+
+
+def test_names_that_repeat_the_noun_are_not_doubled() -> None:
+    r = concertation_from_tables(
+        {"css": CSS}, table_layer="mrc", names={"css": {"c1": "CSS du Fleuve"}}
+    )
+    assert r.explain_institution("css", "c1").startswith("Le CSS du Fleuve (c1) est")
