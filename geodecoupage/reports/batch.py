@@ -525,7 +525,7 @@ def _run_job(job: _Job, state: _State) -> RegionOutcome:
     marker = {
         "region": job.code,
         "params_hash": state.params_hash,
-        "config": state.config.to_dict() | {"regions": None},
+        "config": state.config.to_dict() | {"regions": None, "province": None},
         "data": dict(sorted(state.data.items())),
         "geodecoupage": _version("geodecoupage"),
         "files": {p.name: _file_sha(p) for p in sorted(written)},
@@ -903,7 +903,8 @@ def audit_regions(
             pop = _population_surface(data_dir)
         state = _State(
             layers={k: loaded[k] for k in keys},
-            population=pop,
+            # The polygons only: what the atlas reads, and what pickles to workers.
+            population=getattr(pop, "polygons", pop),
             config=config,
             params_hash=params_hash,
             data=data,

@@ -261,9 +261,22 @@ class AuditConfig:
         text = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # Pickled as plain data (worker processes): RiskWeights holds a
+        # read-only mapping that pickle refuses.
+        return (_from_plain, (self.to_dict(),))
+
     def merged(self, **changes: Any) -> AuditConfig:
         """Return a copy with *changes* applied (values validated again)."""
         return replace(self, **changes)
+
+
+def _from_plain(data: dict[str, Any]) -> AuditConfig:
+    """Rebuild a configuration from :meth:`AuditConfig.to_dict` (None allowed)."""
+    plain = {k: v for k, v in data.items() if v is not None}
+    if data.get("tables") is None:
+        plain["tables"] = "none"
+    return AuditConfig.from_dict(plain)
 
 
 def _toml_value(value: Any) -> str:
