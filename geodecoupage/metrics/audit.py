@@ -169,7 +169,7 @@ def incoherence_scores(
         min_piece_m2=min_piece_m2,
     )
     codes = _unit_codes(atlas, layer, mask)
-    index = pd.Index(codes, name="code", dtype=object)
+    index = pd.Index(codes, name="code", dtype="str")
     out = units.reindex(index)
     out["n_touched"] = out["n_touched"].fillna(0).astype("int64")
     out["nested"] = out["nested"].astype("boolean")

@@ -181,7 +181,7 @@ def fragment_counts(
     area = edges.part_area_m2
     n_units = len(a_labels)
     if n_units == 0:
-        empty = pd.Index([], name="code", dtype=object)
+        empty = pd.Index([], name="code", dtype="str")
         cols = ["n_parts", "n_fragments", "n_fragments_dominant"]
         return pd.DataFrame({c: pd.Series([], dtype="int64") for c in cols}).set_axis(
             empty

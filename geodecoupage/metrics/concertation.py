@@ -567,7 +567,7 @@ def _rank(score: pd.Series) -> pd.Series:
 def _table_rows(
     links: pd.DataFrame, sectors: tuple[str, ...], codes: list[str], w: RiskWeights
 ) -> pd.DataFrame:
-    out = pd.DataFrame(index=pd.Index(codes, name="code", dtype=object))
+    out = pd.DataFrame(index=pd.Index(codes, name="code", dtype="str"))
     total_n = pd.Series(0, index=out.index, dtype="int64")
     total_m = pd.Series(0, index=out.index, dtype="int64")
     score = pd.Series(0.0, index=out.index)
@@ -623,7 +623,7 @@ def _institution_rows(
         if lk.empty:
             continue
         sig = lk[lk["significant"]]
-        idx = pd.Index(sorted(lk["institution"].unique()), name="code", dtype=object)
+        idx = pd.Index(sorted(lk["institution"].unique()), name="code", dtype="str")
         g = sig.groupby("institution")
         n = g.size().reindex(idx, fill_value=0).astype("int64")
         m = g["straddling"].sum().reindex(idx, fill_value=0).astype("int64")

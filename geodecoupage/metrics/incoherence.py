@@ -136,7 +136,7 @@ def unit_incoherence(
     sig = ((c.share > tau + _TOL) & big) | c.is_dom
     outside_sig = c.per_source(np.where(~c.is_dom & big, c.share, 0.0))
     dom_share = c.share[c.dom_rows]
-    index = pd.Index(c.src_labels, name="code", dtype=object)
+    index = pd.Index(c.src_labels, name="code", dtype="str")
     out = pd.DataFrame(
         {
             "area_m2": c.totals,
@@ -183,7 +183,7 @@ def _population_part(population: pd.Series | None, index: pd.Index) -> pd.DataFr
             "n_eff_pop": 1.0 / c.per_source(c.share**2),
             "pop_outside_dominant": np.clip(c.totals * (1.0 - dom_share), 0.0, None),
         },
-        index=pd.Index(c.src_labels, dtype=object),
+        index=pd.Index(c.src_labels, dtype="str"),
     )
     part = part.reindex(index)
     part["population"] = part["population"].fillna(0.0)
