@@ -598,7 +598,7 @@ def regions_cmd(
 
 
 def _scores_text(scores: pd.DataFrame, lang: str) -> str:
-    from geodecoupage.i18n import fmt_float, pick
+    from geodecoupage.i18n import fmt_float, fmt_int, pick
 
     if scores.empty:
         return ""
@@ -615,10 +615,13 @@ def _scores_text(scores: pd.DataFrame, lang: str) -> str:
         )
     ]
     for _, r in show.iterrows():
-        lines.append(
-            f"  {r['layer']:<8} {r['metric']:<18} "
-            f"{fmt_float(r['before'], 3, lang)} → {fmt_float(r['after'], 3, lang)}"
-        )
+        if r["metric"] == "nesting_index_pop":
+            before = fmt_float(r["before"], 3, lang)
+            after = fmt_float(r["after"], 3, lang)
+        else:
+            before = "—" if pd.isna(r["before"]) else fmt_int(r["before"], lang)
+            after = fmt_int(r["after"], lang)
+        lines.append(f"  {r['layer']:<8} {r['metric']:<18} {before} → {after}")
     return "\n".join(lines)
 
 
