@@ -1,0 +1,355 @@
+"""The distributed (Dask) atlas engine gives the local engine's atlas.
+
+Equality is checked against :func:`geodecoupage.overlay.build_atlas` on the same
+inputs: same code tuples in the same order, areas to 1e-9 relative, same
+population, same outlines (``shapely.equals``), same sliver report. Plus the
+partition-edge cases: an atom crossing four partitions, empty partitions, more
+partitions than cells, and the scheduler errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import geopandas as gpd
+import shapely
+
+from geodecoupage.crs import WORK_CRS, area_m2
+from geodecoupage.datasets import demo_layers, demo_population
+from geodecoupage.datasets.synthetic import synthetic_layers
+from geodecoupage.errors import GeodecoupageError, InvalidParameterError
+from geodecoupage.overlay import Atlas, build_atlas
+
+distributed = pytest.importorskip("distributed")
+pytest.importorskip("dask_geopandas")
+
+from geodecoupage.overlay import distributed as dist  # noqa: E402
+from geodecoupage.overlay.distributed import (  # noqa: E402
+    SchedulerUnreachableError,
+    build_atlas_dask,
+)
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    """Two in-process workers, one thread each (no serialisation cost)."""
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+def assert_same_atlas(local: Atlas, other: Atlas, *, rtol: float = 1e-9) -> None:
+    """Same atoms (codes, order, areas, population, outlines) and slivers."""
+    assert other.layers == local.layers
+    a, b = local.atoms, other.atoms
+    assert len(a) == len(b)
+    keys = list(local.layers)
+    pd.testing.assert_frame_equal(
+        a[keys].astype(object).where(a[keys].notna(), None),
+        b[keys].astype(object).where(b[keys].notna(), None),
+    )
+    np.testing.assert_allclose(
+        b["area_m2"].to_numpy(), a["area_m2"].to_numpy(), rtol=rtol, atol=0
+    )
+    np.testing.assert_allclose(
+        b["population"].to_numpy(),
+        a["population"].to_numpy(),
+        rtol=rtol,
+        atol=1e-9,
+        equal_nan=True,
+    )
+    np.testing.assert_array_equal(b["n_parts"].to_numpy(), a["n_parts"].to_numpy())
+    assert b.crs == a.crs
+    assert shapely.equals(a.geometry.values, b.geometry.values).all()
+    for key in ("n_faces", "n_atoms_before_slivers", "n_atoms", "n_slivers"):
+        assert other.params[key] == local.params[key], key
+    pd.testing.assert_frame_equal(
+        other.slivers.reset_index(drop=True),
+        local.slivers.reset_index(drop=True),
+        rtol=rtol,
+    )
+
+
+# -- equality on synthetic layers ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n_base", "npartitions", "seed"),
+    [(100, 1, 0), (100, 5, 1), (400, 3, 2), (1000, 4, 3), (500, 16, 4)],
+)
+def test_same_atlas_as_local_on_synthetic_layers(
+    client: Any, n_base: int, npartitions: int, seed: int
+) -> None:
+    layers = synthetic_layers(n_base, n_layers=3, seed=seed, incoherence=0.3)
+    local = build_atlas(layers, max_load=256)
+    other = build_atlas_dask(
+        layers, max_load=256, scheduler=client, npartitions=npartitions
+    )
+    assert_same_atlas(local, other)
+    assert other.params["engine"] == "dask"
+    kernel = other.params["kernel"]
+    assert isinstance(kernel, dict)
+    assert 1 <= kernel["partitions"] <= npartitions
+    # same quadtree: same cells, clips, faces and border segments
+    for key in ("cells", "clip_calls", "faces", "edges"):
+        assert kernel[key] == local.params["kernel"][key], key  # type: ignore[index]
+    assert kernel["edge_anomalies"] == 0
+
+
+def test_several_partitions_really_used(client: Any) -> None:
+    """With a small max_load the quadtree is deep and the partitions share work."""
+    layers = synthetic_layers(400, n_layers=3, seed=5, incoherence=0.2)
+    other = build_atlas_dask(layers, max_load=64, scheduler=client, npartitions=6)
+    kernel = other.params["kernel"]
+    assert isinstance(kernel, dict)
+    assert kernel["partitions"] == 6
+    assert kernel["cells"] > kernel["top_cells"]  # workers split cells further
+    assert_same_atlas(build_atlas(layers, max_load=64), other)
+
+
+def test_same_atlas_with_population_and_slivers_kept(client: Any) -> None:
+    layers = synthetic_layers(300, n_layers=2, seed=7, incoherence=0.5)
+    base = layers.pop("base")
+    pop = gpd.GeoDataFrame(
+        {"population": np.arange(len(base), dtype=float) % 17 * 10.0},
+        geometry=base.geometry.values,
+        crs=base.crs,
+    )
+    kwargs: dict[str, Any] = {
+        "population": pop,
+        "min_area_m2": 0.0,
+        "sliver_width_m": 0.0,
+        "max_load": 128,
+    }
+    local = build_atlas(layers, **kwargs)
+    other = build_atlas_dask(layers, scheduler=client, npartitions=5, **kwargs)
+    assert_same_atlas(local, other)
+    assert other.params["population_in_atlas"] == pytest.approx(
+        local.params["population_in_atlas"], rel=1e-12
+    )
+    assert other.atoms["population"].sum() == pytest.approx(pop["population"].sum())
+
+
+def test_same_atlas_on_the_demo_territory(client: Any) -> None:
+    layers = demo_layers()
+    pop = demo_population()
+    local = build_atlas(layers, population=pop, max_load=128)
+    other = build_atlas_dask(
+        layers, population=pop, max_load=128, scheduler=client, npartitions=4
+    )
+    assert_same_atlas(local, other)
+    # crosswalks derived from both atlases agree too
+    pd.testing.assert_frame_equal(
+        other.crosswalk("municipalites", "rls", weight="population"),
+        local.crosswalk("municipalites", "rls", weight="population"),
+        rtol=1e-9,
+    )
+
+
+def test_same_atlas_with_a_land_mask(client: Any) -> None:
+    layers = synthetic_layers(200, n_layers=2, seed=8)
+    x0, y0, x1, y1 = layers["base"].total_bounds
+    mask = gpd.GeoSeries(
+        [shapely.Point((x0 + x1) / 2, (y0 + y1) / 2).buffer((x1 - x0) / 3)],
+        crs=WORK_CRS,
+    )
+    local = build_atlas(layers, land_mask=mask, max_load=128)
+    other = build_atlas_dask(
+        layers, land_mask=mask, max_load=128, scheduler=client, npartitions=4
+    )
+    assert_same_atlas(local, other)
+
+
+# -- partition edges -------------------------------------------------------------------
+
+
+def _square(x: float, y: float, side: float, n: int = 40) -> shapely.Polygon:
+    """Axis-aligned square with n vertices per side (enough load to split)."""
+    t = np.linspace(0.0, side, n, endpoint=False)
+    ring = np.concatenate(
+        [
+            np.column_stack([x + t, np.full(n, y)]),
+            np.column_stack([np.full(n, x + side), y + t]),
+            np.column_stack([x + side - t, np.full(n, y + side)]),
+            np.column_stack([np.full(n, x), y + side - t]),
+        ]
+    )
+    return shapely.Polygon(ring)
+
+
+def _layer(geoms: list[shapely.Geometry], codes: list[str]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        index=pd.Index(codes, name="code"), geometry=geoms, crs=WORK_CRS
+    )
+
+
+def test_an_atom_crossing_four_partitions_is_one_atom(client: Any) -> None:
+    # a 2 x 2 grid of municipalities and one round district over the centre:
+    # the first quadtree split, hence the partition edges, run through it
+    side = 20_000.0
+    grid = [
+        _square(-300_000 + i * side, 250_000 + j * side, side)
+        for j in (0, 1)
+        for i in (0, 1)
+    ]
+    muni = _layer(grid, ["A", "B", "C", "D"])
+    centre = shapely.Point(-300_000 + side, 250_000 + side).buffer(7_000, 64)
+    district = _layer([centre], ["Z"])
+    layers = {"muni": muni, "district": district}
+    kwargs: dict[str, Any] = {"max_load": 16, "min_area_m2": 0.0}
+
+    prep = dist._prepare(
+        layers,
+        snap_m=1.0,
+        min_area_m2=0.0,
+        sliver_width_m=0.0,
+        sliver_share=0.0,
+        max_load=16,
+        land_mask=None,
+        population=None,
+    )
+    tree = dist._compact(dist._grow(dist._root(prep.geoms, 1.0), 1.0, 16, stop_cells=4))
+    part = dist._partition_cells(tree, 4)
+    regions = [
+        shapely.union_all(dist._engine._cell_boxes(tree.cells[part == j]))
+        for j in range(4)
+    ]
+    for region in regions:  # the district lies in all four partitions
+        assert shapely.intersection(centre, region).area > 1e6
+
+    local = build_atlas(layers, **kwargs)
+    other = build_atlas_dask(layers, scheduler=client, npartitions=4, **kwargs)
+    assert_same_atlas(local, other)
+    kernel = other.params["kernel"]
+    assert isinstance(kernel, dict)
+    assert kernel["partitions"] == 4
+    atoms = other.atoms
+    inside = atoms[atoms["district"] == "Z"]
+    # one atom per (municipality, district) pair, each a single polygon, their
+    # union the whole disc: nothing lost, nothing duplicated at the edges
+    assert sorted(inside["muni"]) == ["A", "B", "C", "D"]
+    assert (inside["n_parts"] == 1).all()
+    disc = shapely.union_all(inside.geometry.values)
+    # vertices rounded to the 1 m grid: a seam at most 0.5 m wide on average
+    assert disc.symmetric_difference(centre).area < 0.5 * centre.length
+    expected = float(area_m2(np.array([centre]))[0])
+    assert inside["area_m2"].sum() == pytest.approx(expected, rel=1e-4)
+    outside = atoms[atoms["district"].isna()]
+    assert len(outside) == 4
+    assert (outside.geometry.interiors.apply(len) == 0).all()  # the disc cut each
+    assert atoms["area_m2"].sum() == pytest.approx(
+        float(area_m2(np.asarray(grid, dtype=object)).sum()), rel=1e-9
+    )
+
+
+def test_empty_partitions_and_more_partitions_than_cells(client: Any) -> None:
+    # two islands far apart: most of the root cell is empty, and 64 partitions
+    # are asked for far fewer cells holding pieces
+    a = _square(-400_000, 200_000, 10_000)
+    b = _square(-200_000, 380_000, 10_000)
+    layers = {
+        "x": _layer([a, b], ["1", "2"]),
+        "y": _layer([shapely.box(-400_000, 200_000, -395_000, 205_000)], ["9"]),
+    }
+    local = build_atlas(layers, max_load=64)
+    other = build_atlas_dask(layers, max_load=64, scheduler=client, npartitions=64)
+    assert_same_atlas(local, other)
+    kernel = other.params["kernel"]
+    assert isinstance(kernel, dict)
+    assert kernel["partitions"] <= kernel["top_cells"] < 64
+
+
+def test_a_partition_without_pieces_returns_nothing() -> None:
+    tree = dist._Tree(
+        dist._engine._Pieces(
+            np.empty(0, dtype=object),
+            np.empty(0, dtype=np.int64),
+            np.empty(0, dtype=np.int64),
+            np.empty(0, dtype=np.int64),
+            np.empty(0, dtype=bool),
+        ),
+        np.empty((0, 4)),
+        np.empty(0, dtype=np.int64),
+        np.empty(0, dtype=np.int64),
+    )
+    res = dist._run_partition(tree, 2, 1.0, 2000)
+    assert len(res.faces) == 0
+    assert res.units.shape == (0, 2)
+    arr, face_area = dist._stitch([res, res], 2, 1.0)
+    assert len(arr.faces) == 0
+    assert len(arr.edges.length) == 0
+    assert len(face_area) == 0
+
+
+def test_layers_without_any_polygon(client: Any) -> None:
+    empty = gpd.GeoDataFrame(
+        index=pd.Index([], name="code", dtype=str), geometry=[], crs=WORK_CRS
+    )
+    local = build_atlas({"a": empty, "b": empty})
+    other = build_atlas_dask({"a": empty, "b": empty}, scheduler=client)
+    assert len(other.atoms) == len(local.atoms) == 0
+
+
+def test_dask_geopandas_layers_are_accepted(client: Any) -> None:
+    dask_geopandas = pytest.importorskip("dask_geopandas")
+    layers = synthetic_layers(150, n_layers=2, seed=9)
+    lazy = {
+        k: dask_geopandas.from_geopandas(v, npartitions=2) for k, v in layers.items()
+    }
+    local = build_atlas(layers)
+    other = build_atlas_dask(lazy, scheduler=client, npartitions=3)
+    assert_same_atlas(local, other)
+
+
+# -- cluster handling and errors ---------------------------------------------------
+
+
+def test_default_local_cluster_is_started_and_closed() -> None:
+    layers = synthetic_layers(100, n_layers=2, seed=10)
+    other = build_atlas_dask(layers, n_workers=1, processes=False, npartitions=2)
+    assert_same_atlas(build_atlas(layers), other)
+
+
+def test_unreachable_scheduler_is_a_named_error() -> None:
+    layers = synthetic_layers(100, n_layers=1, seed=11)
+    with pytest.raises(SchedulerUnreachableError, match="Cannot reach the Dask") as exc:
+        build_atlas_dask(layers, scheduler="tcp://127.0.0.1:9", timeout=0.5)
+    assert isinstance(exc.value, GeodecoupageError)
+    assert isinstance(exc.value, ConnectionError)
+    assert "tcp://127.0.0.1:9" in str(exc.value)
+    assert "scheduler=None" in str(exc.value)
+
+
+def test_malformed_address_is_a_named_error() -> None:
+    layers = synthetic_layers(100, n_layers=1, seed=11)
+    with pytest.raises(SchedulerUnreachableError, match="not an address"):
+        build_atlas_dask(layers, scheduler="not an address", timeout=0.5)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "4"])
+def test_npartitions_must_be_a_positive_integer(bad: Any) -> None:
+    layers = synthetic_layers(100, n_layers=1, seed=12)
+    with pytest.raises(InvalidParameterError, match="npartitions must be"):
+        build_atlas_dask(layers, npartitions=bad)
+
+
+def test_scheduler_of_the_wrong_type() -> None:
+    layers = synthetic_layers(100, n_layers=1, seed=12)
+    with pytest.raises(InvalidParameterError, match="scheduler must be"):
+        build_atlas_dask(layers, scheduler=8786)
+
+
+def test_input_errors_match_the_local_engine(client: Any) -> None:
+    with pytest.raises(InvalidParameterError, match="non-empty mapping"):
+        build_atlas_dask({}, scheduler=client)
+    layers = synthetic_layers(100, n_layers=1, seed=13)
+    with pytest.raises(InvalidParameterError, match="snap_m"):
+        build_atlas_dask(layers, snap_m=0, scheduler=client)
