@@ -44,6 +44,7 @@ from geodecoupage.metrics.concertation import (
 )
 from geodecoupage.metrics.incoherence import UNIT_COLUMNS, unit_incoherence
 from geodecoupage.metrics.plots import plot_matrix, plot_sensitivity
+from geodecoupage.metrics.region import RegionSelection, select_region
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -55,6 +56,7 @@ __all__ = [
     "ConcertationRisk",
     "InformationScores",
     "NestingIndices",
+    "RegionSelection",
     "RiskWeights",
     "agreement_matrix",
     "audit",
@@ -68,6 +70,7 @@ __all__ = [
     "pair_scores",
     "plot_matrix",
     "plot_sensitivity",
+    "select_region",
     "sensitivity",
     "sensitivity_curves",
     "unit_incoherence",
