@@ -1,27 +1,21 @@
 """Toy layers (EPSG:32198, 1 km cells) and an atlas factory for the score tests.
 
-``make_atlas`` uses the real :func:`geodecoupage.overlay.atlas.build_atlas` when it
-is importable; until then, a test double that implements the Atlas contract with
-``geopandas.overlay`` on these tiny layers (exact, since the toy borders are on a
-1 km grid).
+``make_atlas`` is :func:`geodecoupage.overlay.atlas.build_atlas` (optionally with a
+population surface).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import reduce
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import geopandas as gpd
 from shapely.geometry import box
 
-from geodecoupage.crs import WORK_CRS, area_m2
+from geodecoupage.crs import WORK_CRS
 
 KM = 1000.0
 X0, Y0 = -250_000.0, 300_000.0  # somewhere in southern Québec, EPSG:32198
@@ -69,88 +63,11 @@ def grid(
     return layer(key, cells)
 
 
-@dataclass(frozen=True)
-class OverlayAtlas:
-    """Test double of the Atlas contract (used only until build_atlas lands)."""
-
-    atoms: gpd.GeoDataFrame
-    layers: tuple[str, ...]
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def crosswalk(
-        self,
-        source: str,
-        target: str,
-        *,
-        weight: str = "area",
-        include_gaps: bool = False,
-    ) -> pd.DataFrame:
-        cols = ["area_m2", "population"]
-        a = (
-            self.atoms.dropna(subset=[source, target])
-            .groupby([source, target])[cols]
-            .sum()
-        )
-        a.index.names = ["source_code", "target_code"]
-        out = pd.DataFrame({"area_m2": a["area_m2"]})
-        out["share_of_source"] = a["area_m2"] / a["area_m2"].groupby(level=0).transform(
-            "sum"
-        )
-        out["share_of_target"] = a["area_m2"] / a["area_m2"].groupby(level=1).transform(
-            "sum"
-        )
-        if weight == "population":
-            out["population"] = a["population"]
-        return out
-
-    def unit_totals(self, key: str) -> pd.DataFrame:
-        return self.atoms.groupby(key)[["area_m2", "population"]].sum()
-
-
-def _overlay_atlas(
-    layers: Mapping[str, gpd.GeoDataFrame], population: gpd.GeoDataFrame | None = None
-) -> OverlayAtlas:
-    frames = []
-    for key, gdf in layers.items():
-        frames.append(
-            gpd.GeoDataFrame(
-                {key: gdf.index.astype(str)}, geometry=gdf.geometry.values, crs=gdf.crs
-            )
-        )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "`keep_geom_type=True`", UserWarning)
-        atoms = reduce(
-            lambda a, b: a.overlay(b, how="union", keep_geom_type=True), frames
-        )
-    atoms["area_m2"] = area_m2(atoms.geometry)
-    atoms = atoms[atoms["area_m2"] > 1.0].reset_index(drop=True)
-    if population is not None:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "`keep_geom_type=True`", UserWarning)
-            pieces = atoms.reset_index().overlay(
-                population[["population", "geometry"]].assign(
-                    _a=lambda d: d.geometry.area
-                ),
-                how="intersection",
-            )
-        pieces["pop"] = pieces["population"] * pieces.geometry.area / pieces["_a"]
-        atoms["population"] = (
-            pieces.groupby("index")["pop"].sum().reindex(atoms.index).fillna(0.0)
-        )
-    else:
-        atoms["population"] = np.nan
-    for key in layers:
-        atoms[key] = atoms[key].astype(object).where(atoms[key].notna(), None)
-    return OverlayAtlas(atoms=atoms, layers=tuple(layers))
-
-
 def _build(
     layers: Mapping[str, gpd.GeoDataFrame], population: gpd.GeoDataFrame | None = None
 ) -> Any:
-    try:
-        from geodecoupage.overlay.atlas import build_atlas
-    except ImportError:
-        return _overlay_atlas(layers, population)
+    from geodecoupage.overlay.atlas import build_atlas
+
     if population is None:
         return build_atlas(dict(layers))
     return build_atlas(dict(layers), population=population)
