@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -530,7 +531,10 @@ def arrange_dask(
     -------
     arrangement, face_area
         The arrangement (see ``_engine.Arrangement``; ``stats`` adds
-        ``partitions``, ``top_cells``) and the equal-area area of each face (m²).
+        ``partitions``, ``top_cells`` and ``seconds``: wall time of the top of
+        the quadtree on the client, of the partitions on the workers with
+        their transfers, and of the stitching) and the equal-area area of each
+        face (m²).
     """
     n_layers = len(layers)
     if npartitions is None:
@@ -540,6 +544,7 @@ def arrange_dask(
         empty = _stitch([], n_layers, grid)
         empty[0].stats.update(partitions=0, top_cells=0, clip_calls=0)
         return empty
+    t0 = time.perf_counter()
     tree = _grow(
         _root(layers, grid),
         grid,
@@ -559,6 +564,7 @@ def arrange_dask(
         top_clip,
     )
     del tree
+    t1 = time.perf_counter()
     futures = client.scatter(subtrees)
     tasks = client.map(
         _run_partition,
@@ -570,12 +576,18 @@ def arrange_dask(
     )
     results: list[_PartResult] = client.gather(tasks)
     del futures, tasks
+    t2 = time.perf_counter()
     arr, face_area = _stitch(results, n_layers, grid)
     arr.stats.update(
         clip_calls=int(top_clip + sum(r.n_clip for r in results)),
         partitions=len(subtrees),
         top_cells=int(sum(len(s.cells) for s in subtrees)),
         workers=1,
+        seconds={
+            "client_top": round(t1 - t0, 3),
+            "workers": round(t2 - t1, 3),
+            "client_stitch": round(time.perf_counter() - t2, 3),
+        },
     )
     return arr, face_area
 
@@ -624,8 +636,9 @@ sliver_share, max_load
     -------
     Atlas
         As :func:`geodecoupage.overlay.build_atlas`; ``params["engine"]`` is
-        ``"dask"`` and ``params["kernel"]`` adds ``partitions`` and
-        ``top_cells``.
+        ``"dask"`` and ``params["kernel"]`` adds ``partitions``, ``top_cells``
+        and ``seconds`` (``client_top``, ``workers``, ``client_stitch``,
+        ``client_atoms``: where the wall time went).
 
     Raises
     ------
@@ -673,7 +686,11 @@ sliver_share, max_load
             max_load=int(max_load),
             npartitions=npartitions,
         )
+    t0 = time.perf_counter()
     atlas = _finish(prep, arr, face_area, land_mask is not None)
+    seconds = arr.stats.get("seconds")
+    if isinstance(seconds, dict):  # the same dict object sits in params["kernel"]
+        seconds["client_atoms"] = round(time.perf_counter() - t0, 3)
     return atlas
 
 
