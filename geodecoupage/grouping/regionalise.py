@@ -76,6 +76,7 @@ Method = Literal["local", "maxp", "azp", "skater"]
 IslandPolicy = Literal["nearest", "keep"]
 _EPS = 1e-9
 _MAX_EXTRA_STARTS = 60
+_MODES = ("cost", "size", "grow", "grow-edge", "grow-small")
 
 
 @dataclass(frozen=True, eq=False)
@@ -498,7 +499,10 @@ def _grow(
     lab = np.full(n, -1, dtype=np.int64)
     gid = 0
     tie = rng.permutation(n)
-    for u in rng.permutation(n).tolist():
+    order = rng.permutation(n).tolist()
+    if prefer == "edge":  # peripheral units first: fewer enclaves
+        order.sort(key=lambda x: len(adj[x]))
+    for u in order:
         if lab[u] != -1:
             continue
         region = [u]
@@ -515,6 +519,19 @@ def _grow(
                 cost[x] = state.straddle_of(trial) - current
             if prefer == "straddle":
                 v = min(frontier, key=lambda x: (cost[x], float(pop[x]), tie[x]))
+            elif prefer == "edge":
+                # the neighbour with the fewest free neighbours (it would be
+                # stranded otherwise), then the one closing the gap best
+                need = floor - total
+                v = min(
+                    frontier,
+                    key=lambda x: (
+                        sum(1 for w in adj[x] if lab[w] == -1),
+                        abs(float(pop[x]) - need) if pop[x] >= need else need,
+                        cost[x],
+                        tie[x],
+                    ),
+                )
             else:
                 v = min(frontier, key=lambda x: (float(pop[x]), cost[x], tie[x]))
             frontier.discard(v)
@@ -778,17 +795,11 @@ def _solve_local(
     n = len(pop)
     best: tuple[float, int, np.ndarray] | None = None
     reached = 0
-    plans = [
-        (mode, start)
-        for start in range(max(restarts, 1))
-        for mode in ("cost", "size", "grow")
-    ]
+    plans = [(mode, start) for start in range(max(restarts, 1)) for mode in _MODES[:4]]
     extra = 0
     while plans:
         mode, start = plans.pop(0)
-        rng = np.random.default_rng(
-            [seed, start, ("cost", "size", "grow", "grow-small").index(mode)]
-        )
+        rng = np.random.default_rng([seed, start, _MODES.index(mode)])
         tie = rng.permutation(n).astype(np.float64)
         init = (
             _grow(
@@ -796,7 +807,9 @@ def _solve_local(
                 adj,
                 floor,
                 rng,
-                prefer="small" if mode == "grow-small" else "straddle",
+                prefer={"grow-small": "small", "grow-edge": "edge"}.get(
+                    mode, "straddle"
+                ),
             )
             if mode.startswith("grow")
             else np.arange(n)
@@ -819,7 +832,7 @@ def _solve_local(
             if not plans and best is None and extra < _MAX_EXTRA_STARTS:
                 # the target count is hard to reach: more max-p style starts
                 extra += 1
-                plans.append(("grow" if extra % 2 else "grow-small", restarts + extra))
+                plans.append((_MODES[2 + extra % 3], restarts + extra))
             continue
         for _ in range(max_passes):
             moved = _local_search(state, adj, floor, balance, rng, max_passes)

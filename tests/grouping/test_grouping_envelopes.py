@@ -198,3 +198,16 @@ def test_explore_hook_maps_the_groups(territory) -> None:
     html = env.explore().get_root().render()
     assert "regroupement" in html
     assert "E001" in html
+
+
+def test_atoms_as_base_units(territory) -> None:
+    l1 = cols(6, 2, [[0, 1], [2, 3], [4, 5]], "a")
+    l2 = cols(6, 2, [[0, 1], [2, 3, 4, 5]], "c")
+    atlas = territory(6, 2, {"rls": l1, "css": l2})
+    env = coherent_envelopes(atlas, base="atom", layers=["rls", "css"], geometry=False)
+    assert env.n_groups == 2
+    assert len(env.labels) == len(atlas.atoms)
+    west = atlas.atoms["css"] == "c0"
+    labels = env.labels.reindex(atlas.atoms.index.astype(str)).to_numpy()
+    assert len(set(labels[west.to_numpy()])) == 1
+    assert set(labels[west.to_numpy()]).isdisjoint(labels[~west.to_numpy()])

@@ -163,7 +163,7 @@ def _straddles(atoms: pd.DataFrame, threshold: float) -> pd.Series:
     return s.groupby(["layer", "base"])["touches"].sum() - 1
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     atom_tables(),
     st.sampled_from([0.0, 0.01, 0.2]),
