@@ -89,7 +89,7 @@ def _read_indicator(path: Path, code_col: str) -> Any:
 @click.option(
     "--tolerance",
     type=click.FloatRange(0.0, 0.5, max_open=True),
-    default=0.001,
+    default=0.01,
     show_default=True,
     help="A source unit counts as split when less than 1 - tolerance of its "
     "population lies in one target unit (error statement only).",

@@ -63,6 +63,7 @@ SOURCE_KINDS: tuple[str, ...] = ("auto", "csd", "municipal", "ct")
 PORTRAIT_COLUMNS: tuple[str, ...] = (
     "atlas_population",
     "allocated_share",
+    "moved_share",
     "n_sources",
     "n_split_sources",
 )
@@ -203,7 +204,9 @@ class Portrait:
         intensive columns, then ``atlas_population`` (atlas population of the
         target that comes from the indicator's source units), ``allocated_share``
         (share of that population coming from source units split between several
-        target units, hence apportioned), ``n_sources`` and ``n_split_sources``.
+        target units, hence apportioned), ``moved_share`` (share of that
+        population that the apportioning added to or removed from the target, see
+        Notes of :func:`portrait`), ``n_sources`` and ``n_split_sources``.
     target, source
         Atlas keys of the target layer and of the source units
         (``"municipalites"`` or ``"ct"``).
@@ -249,6 +252,20 @@ class Portrait:
         split = self.sources["split"].to_numpy(dtype=bool)
         return float(np.nansum(pop[split]) / total)
 
+    @property
+    def outside_dominant_share(self) -> float:
+        """Share of the population outside its source unit's dominant target.
+
+        The part of the population whose target depends on the apportioning:
+        :math:`\\sum_s (p_s - \\max_t p_{st}) / \\sum_s p_s`.
+        """
+        pop = self.sources["population"].to_numpy(dtype="float64")
+        dom = self.sources["dominant_share"].to_numpy(dtype="float64")
+        total = float(np.nansum(pop))
+        if total <= 0:
+            return math.nan
+        return float(np.nansum(pop * (1.0 - dom)) / total)
+
     def to_frame(self) -> pd.DataFrame:
         """Return :attr:`values` (a copy)."""
         return self.values.copy()
@@ -268,6 +285,7 @@ class Portrait:
                 "n_sources": len(self.sources),
                 "n_split_sources": int(self.sources["split"].sum()),
                 "split_population_share": self.split_population_share,
+                "outside_dominant_share": self.outside_dominant_share,
                 "most_allocated": {str(k): float(v) for k, v in top.items()},
                 "totals": self.totals.to_dict(orient="index"),
                 "unmatched": {
@@ -315,6 +333,7 @@ class Portrait:
         lang = check_lang(lang)
         cols = ", ".join([*self.extensive, *self.intensive])
         share = self.split_population_share
+        moved = self.outside_dominant_share
         n_split = int(self.sources["split"].sum())
         lines = [
             pick(
@@ -331,11 +350,14 @@ class Portrait:
                 fr=f"Erreur d'allocation : {fmt_int(n_split, lang)} unités sources "
                 f"sont réparties entre plusieurs unités cibles "
                 f"({_pct(share, lang)} de la population), réparties selon la "
-                f"population de l'atlas ; les autres sont comptées entières.",
+                f"population de l'atlas ; les autres sont comptées entières. "
+                f"La répartition place {_pct(moved, lang)} de la population hors "
+                f"de l'unité cible dominante de son unité source.",
                 en=f"Allocation error: {fmt_int(n_split, lang)} source units lie "
                 f"in several target units ({_pct(share, lang)} of the population) "
                 f"and are apportioned by the atlas population; the others are "
-                f"counted whole.",
+                f"counted whole. Apportioning puts {_pct(moved, lang)} of the "
+                f"population outside its source unit's dominant target.",
             ),
         ]
         worst = self.values["allocated_share"].dropna()
@@ -511,7 +533,8 @@ def portrait(
     intensive: Sequence[str] | None = None,
     source: SourceKind = "auto",
     population: Any = None,
-    tolerance: float = 0.001,
+    tolerance: float = 0.01,
+    renormalise: bool = True,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> Portrait:
     """Aggregate an indicator table keyed by census or municipal code to a layer.
@@ -545,8 +568,13 @@ def portrait(
         :func:`~geodecoupage.overlay.population.population_surface`).
     tolerance
         A source unit counts as *split* when less than ``1 - tolerance`` of its
-        population lies in one target unit (only the error statement uses it;
-        values always use the exact shares).
+        population lies in one target unit (default 1 %, the significance
+        threshold of the audit; only the error statement uses it, values always
+        use the exact shares).
+    renormalise
+        Give the part of a source unit that the target layer does not cover
+        (water, generalisation gaps along coasts) to its covered parts, in
+        proportion (default). With False, that part is reported as ``outside``.
     data_dir
         Data directory (layers, tract polygons, population).
 
@@ -568,8 +596,9 @@ def portrait(
     Notes
     -----
     With :math:`p_{st}` the atlas population of source unit :math:`s` inside
-    target unit :math:`t`, :math:`p_s = \\sum_t p_{st}` (the part outside the
-    target layer included) and :math:`w_{st} = p_{st} / p_s`:
+    target unit :math:`t`, :math:`p_s = \\sum_t p_{st}` (over the target units;
+    with ``renormalise=False`` the part outside the target layer is included and
+    reported as ``outside``) and :math:`w_{st} = p_{st} / p_s`:
 
     .. math::
 
@@ -587,7 +616,14 @@ def portrait(
     :math:`1 - \\text{tolerance}`: these values are estimated by assuming the
     indicator is spread like the population inside the source unit (census
     population surface, uniform density inside each of its polygons); the
-    others are exact.
+    others are exact. A source unit whose second share is a sliver below the
+    tolerance (coarse municipal polygons against finer boundaries) counts as
+    whole for this statement. The magnitude is ``moved_share``
+    :math:`= \\sum_s \\min(p_{st}, p_s - p_{st}) / \\sum_s p_{st}`: the population
+    the apportioning removed from the target (for a source unit whose dominant
+    target it is) or added to it (otherwise); no tolerance is involved. Over all
+    targets, :attr:`Portrait.outside_dominant_share` gives the population
+    outside its source unit's dominant target.
 
     Examples
     --------
@@ -681,6 +717,22 @@ def portrait(
         values_by_src[list(ext)] = values_by_src[list(ext)].where(counts > 0)
 
     pieces = pieces[pieces["s"].isin(values_by_src.index)]
+    covered = pieces["t"] != ""
+    if renormalise:
+        # Parts outside the target layer (water, generalisation gaps) are given to
+        # the covered parts of the same source unit; a unit with no covered part
+        # stays outside.
+        has_cover = pieces.groupby("s")["t"].transform(lambda t: (t != "").any())
+        outside_pop = float(pieces.loc[~covered & has_cover, "pop"].sum())
+        pieces = pieces[covered | ~has_cover]
+        if outside_pop > 0:
+            notes.append(
+                f"{outside_pop:,.0f} persons of the atlas population lie in parts "
+                f"of source units outside the {target_key} layer; their share was "
+                f"given to the covered parts of the same unit (renormalise=True)."
+            )
+    else:
+        outside_pop = 0.0
     s_pop = pieces.groupby("s")["pop"].transform("sum").to_numpy()
     s_area = pieces.groupby("s")["area"].transform("sum").to_numpy()
     by_area = ~(s_pop > 0)
@@ -748,6 +800,18 @@ def portrait(
         )
     out["atlas_population"] = t_pop.reindex(out.index).fillna(0.0)
     out["allocated_share"] = allocated.reindex(out.index)
+    s_cov = inside.groupby("s")["pop"].transform("sum").to_numpy()
+    moved_pop = (
+        pd.Series(
+            np.minimum(inside["pop"].to_numpy(), s_cov - inside["pop"].to_numpy()),
+            index=inside["t"].to_numpy(),
+        )
+        .groupby(level=0)
+        .sum()
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        moved = (moved_pop.reindex(t_pop.index).fillna(0.0) / t_pop).where(t_pop > 0)
+    out["moved_share"] = moved.reindex(out.index).clip(lower=0.0)
     out["n_sources"] = (
         inside.groupby("t")["s"].nunique().reindex(out.index).fillna(0).astype("int64")
     )
@@ -773,6 +837,8 @@ def portrait(
         "extensive": list(ext),
         "intensive": list(inte),
         "tolerance": tolerance,
+        "renormalise": renormalise,
+        "outside_population_renormalised": outside_pop,
         "weights": "population" if (~by_area).any() else "area",
     }
     logger.info(

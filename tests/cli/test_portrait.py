@@ -10,6 +10,7 @@ shares, independently of the atlas.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,22 @@ def test_split_units_and_the_allocation_error(table: pd.DataFrame, atlas: Any) -
     np.testing.assert_allclose(share, expected, atol=2e-4)
     total_split = sum(pops[c] for c in SPLITS) / pops.sum()
     assert p.split_population_share == pytest.approx(total_split, rel=1e-9)
+    # Two-way splits: each part moves min(share, 1 - share) of the unit's people.
+    moved = {}
+    for code, shares in SPLITS.items():
+        minor = min(shares.values())
+        for r in shares:
+            moved[r] = moved.get(r, 0.0) + minor * pops[code]
+    expected_moved = pd.Series(moved).reindex(p.values.index).fillna(0.0)
+    np.testing.assert_allclose(
+        p.values["moved_share"] * p.values["atlas_population"],
+        expected_moved,
+        rtol=1e-3,
+        atol=1e-6,
+    )
+    outside = sum(min(s.values()) * pops[c] for c, s in SPLITS.items()) / pops.sum()
+    assert p.outside_dominant_share == pytest.approx(outside, rel=1e-3)
+    assert (p.values["moved_share"] <= p.values["allocated_share"] + 1e-12).all()
     text = p.summary()
     assert "Erreur d'allocation : 2 unités sources" in text
     assert "Allocation error: 2 source units" in p.summary("en")
@@ -330,3 +347,96 @@ def test_cli_usage_errors(table: pd.DataFrame, tmp_path: Path) -> None:
     assert "--to-code-col" in file_no_col.output
     missing = CliRunner().invoke(cli, ["portrait", "--code-col", "x", "--to", "rls"])
     assert missing.exit_code == 2
+
+
+# -- real data -----------------------------------------------------------------------
+
+AGES = ["pop_0_14", "pop_15_64", "pop_65plus"]
+
+
+@pytest.fixture(scope="module")
+def census(quebec_data: Path) -> pd.DataFrame:
+    path = quebec_data / "population/census2016_pop_by_csd_qc.csv"
+    return pd.read_csv(path, dtype={"geo_uid": str})
+
+
+@pytest.fixture(scope="module")
+def real_atlas(quebec_data: Path) -> Any:
+    from geodecoupage.layers import read_layer
+    from geodecoupage.overlay.atlas import build_atlas
+    from geodecoupage.overlay.population import population_surface
+
+    with warnings.catch_warnings():  # known quality warnings of the real layers
+        warnings.simplefilter("ignore")
+        keys = ("municipalites", "mrc", "rls")
+        layers = {k: read_layer(k, data_dir=quebec_data) for k in keys}
+        return build_atlas(layers, population=population_surface(data_dir=quebec_data))
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_census_age_groups_by_mrc_match_the_official_municipal_grouping(
+    census: pd.DataFrame, real_atlas: Any, quebec_data: Path
+) -> None:
+    from geodecoupage.overlay.population import CSD_2016_SUCCESSORS
+
+    p = portrait(
+        census, code_col="geo_uid", to="mrc", atlas=real_atlas,
+        extensive=["pop_2016", *AGES], data_dir=quebec_data,
+    )  # fmt: skip
+    # Conservation: every person of the table is allocated, outside or unmatched.
+    for col, row in p.totals.iterrows():
+        assert row["input"] == pytest.approx(census[col].sum(), rel=1e-12)
+        assert row["input"] == pytest.approx(
+            row["allocated"] + row["outside"] + row["unmatched"], rel=1e-9
+        )
+    v = p.values
+    for col in AGES:
+        share = v[col] / v["pop_2016"]
+        assert share.between(0, 1).all(), col
+    # Age groups are randomly rounded to 5 per CSD: their sum stays within 1 %.
+    groups = v[AGES].sum(axis=1)
+    assert ((groups - v["pop_2016"]).abs() <= 0.01 * v["pop_2016"] + 5).all()
+    for col in ("allocated_share", "moved_share"):
+        assert v[col].between(0, 1).all(), col
+    # Independent reference: the MAMH municipality -> MRC table, codes of 2016
+    # mapped to today's as the loader does. Only the apportioning can differ.
+    table = pd.read_csv(
+        quebec_data / "crosswalks/municipality_to_mrc_region_mamh_2025_derived.csv",
+        dtype=str,
+    )
+    mrc_of = dict(
+        zip(table["mus_co_geo"].str.zfill(5), table["sda_mrs_co_mrc"], strict=True)
+    )
+    codes = census["geo_uid"].str[2:].map(lambda c: CSD_2016_SUCCESSORS.get(c, c))
+    ref = census.assign(mrc=codes.map(mrc_of)).groupby("mrc")["pop_2016"].sum()
+    got = v["pop_2016"].reindex(ref.index).fillna(0.0)
+    weighted = float((got - ref).abs().sum() / ref.sum())
+    assert weighted <= p.outside_dominant_share + 0.005
+    assert p.outside_dominant_share < 0.03  # municipalities nest in MRC, up to noise
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_census_by_rls_states_the_montreal_split(
+    census: pd.DataFrame, real_atlas: Any, quebec_data: Path
+) -> None:
+    t = census.assign(part_65=census["pop_65plus"] / census["pop_2016"])
+    p = portrait(
+        t, code_col="geo_uid", to="rls", atlas=real_atlas,
+        extensive=["pop_2016", "pop_65plus"], intensive=["part_65"],
+        data_dir=quebec_data,
+    )  # fmt: skip
+    v = p.values
+    assert len(v) == 96
+    assert v["part_65"].between(0, 1).all()
+    # Weighted by the atlas population, close to the ratio of the counts.
+    ratio = v["pop_65plus"] / v["pop_2016"]
+    assert float((v["part_65"] - ratio).abs().median()) < 0.01
+    # Montréal (66023) is one municipality over a dozen RLS: fully apportioned.
+    assert p.sources.loc["66023", "split"]
+    assert p.sources.loc["66023", "n_targets"] >= 10
+    # Most RLS of the island draw (nearly) all their population from it.
+    montreal = [c for c in v.index if c.startswith("06")]
+    assert (v.loc[montreal, "allocated_share"] > 0.9).sum() >= 8
+    assert 0.1 < p.outside_dominant_share < 0.5
