@@ -3,7 +3,14 @@
 :func:`audit_regions` audits each of the 17 administrative regions (and the
 province) with one :class:`~geodecoupage.reports.config.AuditConfig`, writes one
 folder per territory and an index (``index.csv``, ``index.html``) ranking the
-regions. The output folder is a *batch folder*:
+regions. The atlas of the province is built once; each region is audited inside it
+(``within`` = the region's MRC: whole units, rows of the units with territory in the
+region), so a unit that straddles two regions has the same scores in both folders
+and in the province's. ``geodecoupage audit --region`` builds an atlas of the
+region's units instead; the two agree up to snapping noise (measured on region 06:
+largest difference 1.4e-5 on a share, 14 persons on a population count).
+
+The output folder is a *batch folder*:
 
 ``DIR/batch.json``
     The configuration (without the region list), the checksums of the data files
@@ -136,12 +143,69 @@ def _audited(config: AuditConfig) -> list[str]:
     return list(dict.fromkeys([*config.layers, *extra]))
 
 
+def _names(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, dict[str, str]]:
+    return {
+        k: {str(c): str(n) for c, n in g["nom"].items()}
+        for k, g in layers.items()
+        if "nom" in g.columns
+    }
+
+
+def _atlas_kwargs(config: AuditConfig, population: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if config.min_area_m2 is not None:
+        kwargs["min_area_m2"] = config.min_area_m2
+    if config.population and population is not None:
+        kwargs["population"] = population
+    return kwargs
+
+
+def _region_codes(mrc: gpd.GeoDataFrame, region: str) -> list[str]:
+    codes = mrc["regions_code"].astype(str)
+    inside = sorted(map(str, mrc.index[codes == str(region).strip()]))
+    if not inside:
+        known = ", ".join(sorted(set(codes)))
+        msg = f"Unknown region code {region!r}; the MRC layer knows: {known}."
+        raise InvalidParameterError(msg)
+    return inside
+
+
+def _audit_atlas(
+    atlas: Any,
+    *,
+    config: AuditConfig,
+    within: Mapping[str, Sequence[str]] | None,
+    names: Mapping[str, Mapping[str, str]],
+    label: str,
+) -> AuditResult:
+    from geodecoupage.metrics import audit as run_audit
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_audit(
+            atlas,
+            layers=_audited(config),
+            tables=config.tables,
+            threshold=config.threshold,
+            tolerance_m=config.tolerance_m,
+            basis=config.basis,
+            weights_=config.weights,
+            thresholds=config.thresholds,
+            within=None if within is None else {k: list(v) for k, v in within.items()},
+            names=names,
+        )
+    for w in caught:
+        logger.warning("%s: %s", label, w.message)
+    return result
+
+
 def audit_territory(
     layers: Mapping[str, gpd.GeoDataFrame],
     *,
     config: AuditConfig,
     region: str | None = None,
     population: Any = None,
+    atlas: Any = None,
 ) -> AuditResult:
     """Audit the province, or one administrative region, with *config*.
 
@@ -154,13 +218,19 @@ def audit_territory(
         The audit parameters.
     region
         Two-digit region code (e.g. ``"06"``), or None for the whole province.
-        A region is audited as ``geodecoupage audit --region`` does
-        (:func:`~geodecoupage.metrics.region.select_region`: whole units, scores
-        of the units with territory in the region).
+        Without *atlas*, a region is audited as ``geodecoupage audit --region``
+        does (:func:`~geodecoupage.metrics.region.select_region`: an atlas of the
+        units that overlap the region, kept whole; scores of the units with
+        territory in the region).
     population
         Population surface for the atlas (e.g.
         :func:`~geodecoupage.overlay.population.population_surface`), used when
         ``config.population`` is true.
+    atlas
+        An atlas of the province already built with *layers* (and ``"mrc"``):
+        the region is then audited inside it (``within`` = its MRC) instead of
+        in an atlas of its own. The batch audit does this, so every region is
+        scored on the same atoms as the province.
 
     Returns
     -------
@@ -172,53 +242,40 @@ def audit_territory(
     InvalidParameterError
         If a layer is missing from *layers* or the region code is unknown.
     """
-    from geodecoupage.metrics import audit as run_audit
     from geodecoupage.metrics.region import select_region
     from geodecoupage.overlay.atlas import build_atlas
 
     keys = _audited(config)
-    need = [*keys, *(["mrc"] if region is not None else [])]
-    missing = [k for k in dict.fromkeys(need) if k not in layers]
+    need = list(dict.fromkeys([*keys, *(["mrc"] if region is not None else [])]))
+    missing = [k for k in need if k not in layers]
     if missing:
         msg = (
             f"audit_territory: layer(s) {', '.join(missing)} not given; pass "
             f"read_layer(key) for each in layers."
         )
         raise InvalidParameterError(msg)
-    data = {k: layers[k] for k in dict.fromkeys(need)}
-    within: dict[str, list[str]] | None = None
+    data = {k: layers[k] for k in need}
+    label = region or PROVINCE
+    if atlas is not None:
+        within = (
+            None if region is None else {"mrc": _region_codes(layers["mrc"], region)}
+        )
+        return _audit_atlas(
+            atlas, config=config, within=within, names=_names(data), label=label
+        )
+    within_sel: dict[str, list[str]] | None = None
     if region is not None:
         sel = select_region(data, region=region)
         data = dict(sel.layers)
-        within = {k: list(v) for k, v in sel.within.items()}
-    names = {
-        k: {str(c): str(n) for c, n in g["nom"].items()}
-        for k, g in data.items()
-        if "nom" in g.columns
-    }
-    kwargs: dict[str, Any] = {}
-    if config.min_area_m2 is not None:
-        kwargs["min_area_m2"] = config.min_area_m2
-    if config.population and population is not None:
-        kwargs["population"] = population
+        within_sel = {k: list(v) for k, v in sel.within.items()}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        atlas = build_atlas(data, **kwargs)
-        result = run_audit(
-            atlas,
-            layers=keys,
-            tables=config.tables,
-            threshold=config.threshold,
-            tolerance_m=config.tolerance_m,
-            basis=config.basis,
-            weights_=config.weights,
-            thresholds=config.thresholds,
-            within=within,
-            names=names,
-        )
+        built = build_atlas(data, **_atlas_kwargs(config, population))
     for w in caught:
-        logger.warning("%s: %s", region or PROVINCE, w.message)
-    return result
+        logger.warning("%s: %s", label, w.message)
+    return _audit_atlas(
+        built, config=config, within=within_sel, names=_names(data), label=label
+    )
 
 
 def _finite(x: Any) -> float:
@@ -493,8 +550,9 @@ class _Job:
 
 @dataclass
 class _State:
-    layers: Mapping[str, gpd.GeoDataFrame]
-    population: Any
+    atlas: Any
+    names: Mapping[str, Mapping[str, str]]
+    within: Mapping[str, Mapping[str, Sequence[str]] | None]
     config: AuditConfig
     params_hash: str
     data: Mapping[str, str]
@@ -505,13 +563,13 @@ _STATE: _State | None = None
 
 def _run_job(job: _Job, state: _State) -> RegionOutcome:
     start = time.perf_counter()
-    region = None if job.code == PROVINCE else job.code
     try:
-        result = audit_territory(
-            state.layers,
+        result = _audit_atlas(
+            state.atlas,
             config=state.config,
-            region=region,
-            population=state.population,
+            within=state.within[job.code],
+            names=state.names,
+            label=job.code,
         )
         row = index_row(result, code=job.code, nom=job.nom, n_mrc=job.n_mrc)
         written = result.write(job.folder, overwrite=True, lang=state.config.lang)
@@ -815,7 +873,9 @@ def audit_regions(
         raise InvalidParameterError(msg)
     n_jobs = jobs or (os.cpu_count() or 1)
     out = Path(output)
-    keys = list(dict.fromkeys([*_audited(config), "mrc"]))
+    # The atlas holds the audited layers and the MRC (regions are sets of MRC).
+    atlas_keys = list(dict.fromkeys([*_audited(config), "mrc"]))
+    keys = atlas_keys
     if layers is not None:
         missing = [k for k in keys if k not in layers]
         if missing:
@@ -896,15 +956,37 @@ def audit_regions(
     for o in list(outcomes.values()):
         record(o)
     if todo:
-        for key in keys:
+        from geodecoupage.overlay.atlas import build_atlas
+
+        for key in atlas_keys:
             load(key)
         pop = population
         if config.population and pop is None:
             pop = _population_surface(data_dir)
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            atlas = build_atlas(
+                {k: loaded[k] for k in atlas_keys}, **_atlas_kwargs(config, pop)
+            )
+        for w in caught:
+            logger.warning("atlas: %s", w.message)
+        logger.info(
+            "Province atlas of %s: %d atoms in %.1f s.",
+            ", ".join(atlas_keys),
+            len(atlas.atoms),
+            time.perf_counter() - start,
+        )
+        mrc = loaded["mrc"]
         state = _State(
-            layers={k: loaded[k] for k in keys},
-            # The polygons only: what the atlas reads, and what pickles to workers.
-            population=getattr(pop, "polygons", pop),
+            atlas=atlas,
+            names=_names({k: loaded[k] for k in atlas_keys}),
+            within={
+                job.code: None
+                if job.code == PROVINCE
+                else {"mrc": _region_codes(mrc, job.code)}
+                for job in todo
+            },
             config=config,
             params_hash=params_hash,
             data=data,

@@ -258,14 +258,14 @@ def test_selected_regions_and_unknown_codes(
 def test_a_failing_territory_is_reported_and_the_others_complete(
     tmp_path: Path, layers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = batch_mod.audit_territory
+    real = batch_mod._audit_atlas
 
     def fail_92(*args: Any, **kw: Any) -> Any:
-        if kw.get("region") == "92":
+        if kw.get("label") == "92":
             raise InvalidParameterError("no atom in 92")
         return real(*args, **kw)
 
-    monkeypatch.setattr(batch_mod, "audit_territory", fail_92)
+    monkeypatch.setattr(batch_mod, "_audit_atlas", fail_92)
     result = audit_regions(tmp_path / "f", config=CFG, layers=layers)
     assert [o.code for o in result.failed] == ["92"]
     assert result.failed[0].error == "no atom in 92"
