@@ -24,8 +24,8 @@ __all__ = ["solve_spopt"]
 
 def _import() -> tuple[object, object]:
     try:
-        import libpysal  # type: ignore[import-untyped]
-        import spopt.region  # type: ignore[import-untyped]
+        import libpysal
+        import spopt.region
     except ImportError as err:  # pragma: no cover - depends on the environment
         msg = (
             "The spopt solvers need the optional extra 'grouping': "
