@@ -24,7 +24,7 @@ help:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet -e ".[maps]" --group dev
+	$(BIN)/python -m pip install --quiet -e ".[maps,grouping,scale]" --group dev
 	touch $(STAMP)
 
 install: $(STAMP)
