@@ -656,8 +656,20 @@ def portrait(
         raise InvalidParameterError(msg)
 
     if atlas is None:
+        # Only the source units of the table enter the atlas.
+        source_layer = _read_source(kind, data_dir)
+        table, remap_notes = _apply_successors(
+            table, kind, set(map(str, source_layer.index))
+        )
+        notes.extend(remap_notes)
+        keep = source_layer.index.astype(str).isin(set(table["_code"]))
         atlas, target_gdf, build_notes = _build_atlas(
-            kind, target_key, target_gdf, population=population, data_dir=data_dir
+            source_layer[keep],
+            _SOURCE_KEY[kind],
+            target_key,
+            target_gdf,
+            population=population,
+            data_dir=data_dir,
         )
         notes.extend(build_notes)
     else:
@@ -913,7 +925,8 @@ def _target_names(
 
 
 def _build_atlas(
-    kind: str,
+    source_layer: gpd.GeoDataFrame,
+    source_key: str,
     target_key: str,
     target_gdf: gpd.GeoDataFrame | None,
     *,
@@ -924,7 +937,6 @@ def _build_atlas(
     from geodecoupage.overlay.atlas import build_atlas
 
     notes = []
-    source_layer = _read_source(kind, data_dir)
     if target_gdf is None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -948,7 +960,7 @@ def _build_atlas(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         atlas = build_atlas(
-            {_SOURCE_KEY[kind]: source_layer, target_key: target_gdf}, **kwargs
+            {source_key: source_layer, target_key: target_gdf}, **kwargs
         )
     for w in caught:
         logger.info("atlas: %s", w.message)
