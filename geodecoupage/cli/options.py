@@ -42,6 +42,23 @@ def _split_layers(
     return keys
 
 
+def _complete_layers(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[str]:
+    """Shell completion of ``--layers``: the last comma-separated key."""
+    head, _, last = incomplete.rpartition(",")
+    done = set(head.split(",")) if head else set()
+    prefix = f"{head}," if head else ""
+    return [prefix + k for k in LAYER_KEYS if k.startswith(last) and k not in done]
+
+
+def _complete_region(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[str]:
+    """Shell completion of ``--region``: the 17 administrative region codes."""
+    return [c for c in (f"{i:02d}" for i in range(1, 18)) if c.startswith(incomplete)]
+
+
 data_dir = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -52,6 +69,7 @@ layers = click.option(
     "--layers",
     "layers",
     callback=_split_layers,
+    shell_complete=_complete_layers,
     default=None,
     metavar="KEY[,KEY...]",
     help="Comma-separated layer keys, e.g. mrc,rls,css.",
@@ -59,6 +77,7 @@ layers = click.option(
 region = click.option(
     "--region",
     default=None,
+    shell_complete=_complete_region,
     metavar="CODE",
     help="Restrict to one administrative region (two-digit code, e.g. 06).",
 )

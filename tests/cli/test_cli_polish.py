@@ -97,3 +97,15 @@ def test_shell_completion_script_and_candidates() -> None:
         exe, env=env, capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert "plain,version" in out.splitlines()
+
+
+def test_layers_and_region_options_complete_in_the_shell() -> None:
+    from click.shell_completion import ShellComplete
+
+    comp = ShellComplete(cli, {}, "geodecoupage", "_GEODECOUPAGE_COMPLETE")
+    layers = comp.get_completions(["audit", "--layers"], "mrc,r")
+    assert [c.value for c in layers] == ["mrc,regions", "mrc,rss", "mrc,rls"]
+    again = comp.get_completions(["audit", "--layers"], "mrc,")
+    assert "mrc,mrc" not in [c.value for c in again]
+    region = comp.get_completions(["report", "--region"], "0")
+    assert [c.value for c in region] == [f"{i:02d}" for i in range(1, 10)]
