@@ -48,9 +48,10 @@ def fetch_layer(
     UnknownLayerError
         If *key* is not a catalogue key.
     DownloadError
-        If the layer has no direct download address, or the download fails (for
-        example offline); the message names the layer, the address and the
-        environment variable that points at a local mirror.
+        If the layer has no direct download address, its catalogue file name is
+        not a plain file name (``..``, a folder, an absolute path), or the
+        download fails (for example offline); the message names the layer, the
+        address and the environment variable that points at a local mirror.
     DataIntegrityError
         If the downloaded file's checksum differs from the catalogue's.
     """
@@ -84,6 +85,13 @@ def fetch_layer(
         )
         raise DownloadError(msg)
     filename = spec.download.get("filename") or url.rsplit("/", 1)[-1]
+    if filename in ("", ".", "..") or Path(filename).name != filename:
+        msg = (
+            f"Layer {key!r}: the catalogue's download file name {filename!r} is not "
+            f"a plain file name and would be written outside {str(target_dir)!r}. "
+            f"Fix 'filename' (or the address) in boundaries/{key}.toml."
+        )
+        raise DownloadError(msg)
     known = spec.download.get("sha256")
     target_dir.mkdir(parents=True, exist_ok=True)
     dest = target_dir / filename
