@@ -536,12 +536,23 @@ def coherent_envelopes(
 
     Examples
     --------
+    On the generated demo territory, the RLS and CSS chain all six MRC into one
+    envelope; one minority piece of Lac-Vermeil (99034) in RLS 9102 holds the
+    best cut:
+
+    >>> from geodecoupage.datasets.demo import demo_layers, demo_population
     >>> from geodecoupage.overlay.atlas import build_atlas
-    >>> from geodecoupage.datasets import demo_layers
-    >>> atlas = build_atlas(demo_layers())              # doctest: +SKIP
-    >>> env = coherent_envelopes(atlas, base="municipalites",
-    ...                          layers=["mrc", "rls", "css"])  # doctest: +SKIP
-    >>> env.n_groups                                    # doctest: +SKIP
+    >>> layers = demo_layers()
+    >>> atlas = build_atlas(
+    ...     {k: layers[k] for k in ("municipalites", "mrc", "rls", "css")},
+    ...     population=demo_population(),
+    ... )
+    >>> env = coherent_envelopes(atlas, layers=["mrc", "rls", "css"])
+    >>> env.n_groups
+    1
+    >>> best = env.tables["links"].query("cut == 1")
+    >>> best[["base", "layer", "unit"]].values.tolist()
+    [['99034', 'rls', '9102']]
     """
     keys = _layer_keys(atlas, base, layers)
     atoms = restrict_atoms(atlas.atoms, base, units)

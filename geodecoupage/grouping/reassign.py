@@ -728,6 +728,25 @@ def reassign(
     ------
     InvalidParameterError
         For parameters out of range or layers missing from the atlas.
+
+    Examples
+    --------
+    The demo territory has three municipalities split above 1 % (two in the
+    RLS layer, one in the CSS layer); making them whole removes every split:
+
+    >>> from geodecoupage.datasets.demo import demo_layers, demo_population
+    >>> from geodecoupage.overlay.atlas import build_atlas
+    >>> layers = demo_layers()
+    >>> atlas = build_atlas(
+    ...     {k: layers[k] for k in ("municipalites", "rls", "css")},
+    ...     population=demo_population(),
+    ... )
+    >>> sc = reassign(atlas, layers=["rls", "css"], region_layer=None)
+    >>> sorted(zip(sc.applied["base"], sc.applied["layer"], sc.applied["to_unit"]))
+    [('99020', 'rls', '9102'), ('99029', 'css', '794000'), ('99034', 'rls', '9101')]
+    >>> s = sc.scores.set_index(["source", "target", "metric"])
+    >>> int(s.loc[("municipalites", "rls", "n_split"), "after"])
+    0
     """
     if n is not None and n < 0:
         msg = f"n must be >= 0 or None, got {n}."

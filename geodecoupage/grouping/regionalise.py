@@ -1194,6 +1194,21 @@ def regionalise(
         If no partition satisfies the settings.
     InvalidParameterError
         For a parameter out of range or a layer missing from the atlas.
+
+    Examples
+    --------
+    >>> from geodecoupage.datasets.demo import demo_layers, demo_population
+    >>> from geodecoupage.overlay.atlas import build_atlas
+    >>> layers = demo_layers()
+    >>> atlas = build_atlas(
+    ...     {k: layers[k] for k in ("municipalites", "rls", "css")},
+    ...     population=demo_population(),
+    ... )
+    >>> prop = regionalise(atlas, floor=20_000, layers=["rls", "css"], seed=0)
+    >>> bool((prop.groups["population"] >= 20_000).all())
+    True
+    >>> prop.labels.index.is_unique and len(prop.labels) == 48
+    True
     """
     from geodecoupage.grouping.envelopes import _layer_keys, dissolve_groups
 
