@@ -276,3 +276,14 @@ def test_local_solver_beats_spopt_maxp_on_its_objective() -> None:
     assert_contiguous_and_floor(maxp.labels, pop, edges, 25)
     assert_contiguous_and_floor(ours.labels, pop, edges, 25)
     assert ours.straddles <= maxp.straddles
+
+
+def test_balance_term_finds_the_even_split() -> None:
+    # one institution everywhere (no straddle possible): only the balance counts
+    pop, pieces, edges = grid_tables(
+        6, 1, {"css": list("aaaaaa")}, np.array([5, 1, 1, 1, 1, 5])
+    )
+    sol = regionalise_tables(pop, pieces, edges, floor=1, n_groups=2, balance=1.0)
+    assert sorted(sol.groups["population"]) == [7.0, 7.0]
+    assert sol.balance_term == pytest.approx(0.0)
+    assert sol.objective == pytest.approx(0.0)
