@@ -2,29 +2,36 @@
 
 Problem. Base units :math:`b` (municipalities of a region, say) with population
 :math:`p_b`, a contiguity graph (shared borders), and for each institutional layer
-:math:`L` (MRC, RLS, CSS, ...) the set :math:`T_L(b)` of units base unit :math:`b`
-straddles (its dominant unit and every unit holding more than ``threshold`` of it).
-Find a partition into contiguous groups :math:`g`, each with population at least
-``floor``, minimising
+:math:`L` (MRC, RLS, CSS, ...) the weight :math:`w_{bu}` of each base unit in each
+unit :math:`u` (population; area where nobody lives). Find a partition into
+contiguous groups :math:`g`, each with population at least ``floor``, minimising
 
 .. math::
 
-    F = \\sum_g \\sum_L \\bigl(|T_L(g)| - 1\\bigr)
+    F = \\sum_g \\sum_L \\bigl(k_L(g) - 1\\bigr)
         + λ \\sum_g \\frac{|P_g - \\bar P|}{\\bar P},
-    \\qquad T_L(g) = \\bigcup_{b \\in g} T_L(b),
+    \\qquad k_L(g) = \\max\\Bigl(1, \\#\\{u \\in L :
+        W_{gu} > τ \\textstyle\\sum_{u' \\in L} W_{gu'}\\}\\Bigr),
+    \\quad W_{gu} = \\textstyle\\sum_{b \\in g} w_{bu},
 
-i.e. the number of *extra* institutional units the groups straddle, plus an optional
-population-balance penalty (:math:`λ` = ``balance``, :math:`\\bar P` the mean group
-population). :math:`F = 0` means every group sits inside one unit of every layer.
-With ``n_groups=None`` the number of groups is free: the solver minimises the
-straddles first and then makes as many groups as the floor allows (max-p style).
+i.e. the number of *extra* institutional units the groups straddle (a group
+straddles a unit holding more than ``threshold`` τ of the group's weight in that
+layer; its dominant unit always counts, the rule of
+:func:`~geodecoupage.metrics.incoherence.unit_incoherence` applied to the group),
+plus an optional population-balance penalty (:math:`λ` = ``balance``,
+:math:`\\bar P` the mean group population). :math:`F = 0` means every group sits
+inside one unit of every layer. With ``n_groups=None`` the number of groups is free:
+the solver minimises the straddles first and then makes as many groups as the floor
+allows (max-p style).
 
-Solvers. ``method="local"`` (default, no extra dependency) is ours: seeded
-agglomeration of under-floor groups along the cheapest borders, free splits, then
-boundary-move local search that keeps every group contiguous and above the floor.
-``method="maxp" | "azp" | "skater"`` run the spopt heuristics (extra ``grouping``)
-on one-hot encodings of :math:`T_L(b)`, for comparison; their labels are scored with
-the same :math:`F` (see ``tests/grouping/compare_spopt.py``).
+Solvers. ``method="local"`` (default, no extra dependency) is ours: competing seeded
+constructions (agglomeration of under-floor groups along the cheapest borders,
+max-p style growth from random or peripheral seeds), merges or spanning-tree splits
+to the requested count, then boundary moves and ReCom-style recombinations that
+keep every group contiguous and above the floor. ``method="maxp" | "azp" |
+"skater"`` run the spopt heuristics (extra ``grouping``) on one-hot encodings of the
+units each base unit touches, for comparison; their labels are scored with the same
+:math:`F` (see ``tests/grouping/compare_spopt.py``).
 """
 
 from __future__ import annotations
@@ -1172,9 +1179,9 @@ def regionalise(
     n_groups, balance, method, seed
         See :func:`regionalise_tables`.
     threshold, weight
-        Significance rule for "base unit straddles unit" (see
-        :func:`~geodecoupage.grouping._pieces.score_pieces`, column
-        ``touches``).
+        A group straddles a unit holding more than *threshold* of the group's
+        weight (population; area where nobody lives) in that layer (see
+        :func:`regionalise_tables`).
     islands, min_shared_border_m, snap_m
         Contiguity (see :func:`contiguity_graph`).
     geometry
