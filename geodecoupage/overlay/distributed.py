@@ -27,21 +27,28 @@ How the work is cut (details in ``docs/scaling.md``)
    partition, then linework, noding (snap rounding), polygonisation, labelling,
    face adjacency and equal-area face areas are computed exactly as the local
    kernel does, cell by cell.
-4. **Stitching, on the client.** Faces get their global order (cells sorted by
-   depth and quadtree path, as the local kernel numbers them). Face borders lying
-   on a partition edge were matched with one side only; they are cut at the
-   vertices of *both* sides and matched again, so every border segment has the
-   face on each side, as in one pass. Atoms are then formed, slivers merged and
-   outlines traced over the whole territory, with the code of the local
-   engine: an atom whose faces lie in several partitions is one atom, traced
-   once.
+4. **Stitching, on the client.** The client receives the faces' labels, areas
+   and borders, not their geometry. Faces get their global order (cells
+   sorted by depth and quadtree path, as the local kernel numbers them). Face
+   borders lying on a partition edge were matched with one side only; they are
+   cut at the vertices of *both* sides and matched again, so every border
+   segment has the face on each side, as in one pass. Atoms are formed and
+   slivers merged over the whole territory, with the code of the local
+   engine.
+5. **Outlines.** An atom whose faces all lie in one partition is traced on
+   that partition's worker, from its own segments plus its partition-edge
+   segments as matched on the client; an atom crossing partition edges is
+   traced once on the client over the whole territory's segments. Segments
+   are always in the local kernel's order (sorted by end points), so the
+   rings are traced from the same vertex.
 
 Equality with the local engine
 ------------------------------
 Every cell holds the same pieces in the same order as in the local run, so the
-faces, labels and border segments are the same, in the same order; the atlas
-is the same up to floating-point summation order (areas agree to about
-1e-12 relative; the tests allow 1e-9).
+faces, labels and border segments are the same, in the same order, and the
+atlas is bit-identical: same code tuples, areas, population and outline
+vertices (the tests require areas to 1e-9 relative and outlines vertex for
+vertex).
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +81,7 @@ from geodecoupage.overlay.atlas import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SchedulerUnreachableError", "arrange_dask", "build_atlas_dask"]
+__all__ = ["SchedulerUnreachableError", "build_atlas_dask"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -298,8 +305,9 @@ class _PartResult:
     face_area: FloatArray  # equal-area, m²
     left: IntArray  # matched segments (both sides in the partition)
     right: IntArray
-    xy: IntArray
-    open_xy: IntArray  # segments with one side only (partition border)
+    xy: npt.NDArray[Any]  # as the kernel gives them (grid units or CRS units)
+    length: FloatArray
+    open_xy: npt.NDArray[Any]  # segments with one side only (partition border)
     open_face: IntArray
     open_left: npt.NDArray[np.bool_]
     n_clip: int
@@ -323,6 +331,7 @@ def _run_partition(
             e64,
             e64,
             np.empty((0, 4), dtype=np.int64),
+            np.empty(0, dtype=np.float64),
             np.empty((0, 4), dtype=np.int64),
             e64,
             np.empty(0, dtype=bool),
@@ -356,6 +365,7 @@ def _run_partition(
         left=edges.left[two],
         right=edges.right[two],
         xy=edges.xy[two],
+        length=edges.length[two],
         open_xy=edges.xy[one],
         open_face=np.where(open_left, edges.left[one], edges.right[one]),
         open_left=open_left,
@@ -363,6 +373,84 @@ def _run_partition(
         n_cells=n_cells,
         anomalies=anomalies,
     )
+
+
+@dataclass(frozen=True)
+class _Light:
+    """A partition's result without its face geometries (those stay on the worker)."""
+
+    n_faces: int
+    face_depth: IntArray
+    face_path: IntArray
+    units: IntArray
+    face_area: FloatArray
+    overlap_area: FloatArray  # planar area of faces covered twice by a layer
+    left: IntArray
+    right: IntArray
+    xy: npt.NDArray[Any]
+    length: FloatArray
+    open_xy: npt.NDArray[Any]
+    open_face: IntArray
+    open_left: npt.NDArray[np.bool_]
+    n_clip: int
+    n_cells: int
+    anomalies: int
+
+
+def _light(res: _PartResult) -> _Light:
+    overlap = res.hits > 1
+    planar = shapely.area(res.faces) if len(res.faces) else np.empty(0)
+    return _Light(
+        n_faces=len(res.faces),
+        face_depth=res.face_depth,
+        face_path=res.face_path,
+        units=res.units,
+        face_area=res.face_area,
+        overlap_area=np.array(
+            [float(planar[overlap[:, li]].sum()) for li in range(overlap.shape[1])]
+        ),
+        left=res.left,
+        right=res.right,
+        xy=res.xy,
+        length=res.length,
+        open_xy=res.open_xy,
+        open_face=res.open_face,
+        open_left=res.open_left,
+        n_clip=res.n_clip,
+        n_cells=res.n_cells,
+        anomalies=res.anomalies,
+    )
+
+
+def _take_faces(res: _PartResult, ids: IntArray) -> GeomArray:
+    return np.asarray(res.faces[ids], dtype=object)
+
+
+def _dissolve_partition(
+    res: _PartResult,
+    group: IntArray,
+    n_groups: int,
+    o_left: IntArray,
+    o_right: IntArray,
+    o_xy: npt.NDArray[Any],
+    o_length: FloatArray,
+    grid: float,
+) -> tuple[GeomArray, IntArray]:
+    """Outlines of the atoms lying wholly in this partition (local face ids).
+
+    The partition's own matched segments plus its partition-edge segments as
+    cut and matched on the client (other partitions' faces are ``-1``), in the
+    local kernel's order (sorted by end points), so the traced rings are the
+    ones a single pass would trace.
+    """
+    left = np.concatenate([res.left, o_left]).astype(np.int64)
+    right = np.concatenate([res.right, o_right]).astype(np.int64)
+    xy = np.concatenate([res.xy, o_xy.astype(res.xy.dtype)]).reshape(-1, 4)
+    length = np.concatenate([res.length, o_length])
+    o = np.lexsort((xy[:, 3], xy[:, 2], xy[:, 1], xy[:, 0]))
+    edges = _engine.Edges(left[o], right[o], xy[o], length[o])
+    geom, n_parts = _engine.dissolve(edges, group, n_groups, grid, faces=res.faces)
+    return np.asarray(geom, dtype=object), np.asarray(n_parts, dtype=np.int64)
 
 
 # -- partitioning ------------------------------------------------------------------
@@ -408,13 +496,14 @@ def _subtree(tree: _Tree, cell_ids: IntArray) -> _Tree:
 
 
 def _match_open(
-    xy: IntArray, face: IntArray, left: npt.NDArray[np.bool_]
-) -> tuple[IntArray, IntArray, IntArray, int]:
+    xy: npt.NDArray[Any], face: IntArray, left: npt.NDArray[np.bool_]
+) -> tuple[IntArray, IntArray, npt.NDArray[Any], int]:
     """Cut one-sided segments at every vertex on their line and pair them up."""
     if len(xy) == 0:
         e = np.empty(0, dtype=np.int64)
         return e, e, np.empty((0, 4), dtype=np.int64), 0
-    a, b = xy[:, :2].copy(), xy[:, 2:].copy()
+    a: Any = xy[:, :2].copy()
+    b: Any = xy[:, 2:].copy()
     vert = a[:, 0] == b[:, 0]
     horiz = (a[:, 1] == b[:, 1]) & ~vert
     border = np.flatnonzero(vert | horiz)
@@ -440,101 +529,179 @@ def _match_open(
     return f_left, f_right, np.column_stack([lo[start], hi[start]]), anomalies
 
 
-def _stitch(
-    parts: Sequence[_PartResult], n_layers: int, grid: float
-) -> tuple[_engine.Arrangement, FloatArray]:
+@dataclass(frozen=True)
+class _Stitched:
+    """The whole territory's faces (without geometry) and their borders."""
+
+    arr: _engine.Arrangement  # faces: None placeholders (geometry on workers)
+    face_area: FloatArray
+    face_part: IntArray  # partition of each face
+    face_local: IntArray  # its index in the partition
+    is_open: npt.NDArray[np.bool_]  # border segment on a partition edge
+
+
+def _stitch(parts: Sequence[_Light], n_layers: int, grid: float) -> _Stitched:
     """One arrangement (faces in the local kernel's order) from the partitions."""
-    sizes = np.array([len(p.faces) for p in parts], dtype=np.int64)
-    offset = np.concatenate([[0], np.cumsum(sizes)])
+    sizes = np.array([p.n_faces for p in parts], dtype=np.int64)
+    offset = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     n = int(offset[-1])
-    depth = np.concatenate([p.face_depth for p in parts] or [np.empty(0, np.int64)])
-    path = np.concatenate([p.face_path for p in parts] or [np.empty(0, np.int64)])
+    e64 = np.empty(0, dtype=np.int64)
+    depth = np.concatenate([p.face_depth for p in parts] or [e64])
+    path = np.concatenate([p.face_path for p in parts] or [e64])
     # faces of one cell are contiguous inside one partition: a stable sort by
     # (depth, path) keeps their order
     order = np.lexsort((np.arange(n), path, depth))
     new_id = np.empty(n, dtype=np.int64)
     new_id[order] = np.arange(n)
+    face_part = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)[order]
+    face_local = (np.arange(n, dtype=np.int64) - np.repeat(offset[:-1], sizes))[order]
 
     def gid(p: int, local: IntArray) -> IntArray:
         return np.where(local >= 0, new_id[np.maximum(local, 0) + offset[p]], -1)
 
-    faces = np.concatenate([p.faces for p in parts] or [np.empty(0, object)])[order]
     units = np.concatenate(
         [p.units for p in parts] or [np.empty((0, n_layers), np.int64)]
     )[order]
-    hits = np.concatenate(
-        [p.hits for p in parts] or [np.empty((0, n_layers), np.int64)]
-    )[order]
     face_area = np.concatenate([p.face_area for p in parts] or [np.empty(0)])[order]
-
-    left = [gid(i, p.left) for i, p in enumerate(parts)]
-    right = [gid(i, p.right) for i, p in enumerate(parts)]
-    xy = [p.xy for p in parts]
+    xy0 = np.empty((0, 4), dtype=parts[0].xy.dtype if parts else np.int64)
     o_left, o_right, o_xy, anomalies = _match_open(
-        np.concatenate([p.open_xy for p in parts] or [np.empty((0, 4), np.int64)]),
-        np.concatenate(
-            [gid(i, p.open_face) for i, p in enumerate(parts)]
-            or [np.empty(0, np.int64)]
-        ),
+        np.concatenate([p.open_xy for p in parts] or [xy0]).reshape(-1, 4),
+        np.concatenate([gid(i, p.open_face) for i, p in enumerate(parts)] or [e64]),
         np.concatenate([p.open_left for p in parts] or [np.empty(0, bool)]),
     )
-    e_left = np.concatenate([*left, o_left]).astype(np.int64)
-    e_right = np.concatenate([*right, o_right]).astype(np.int64)
-    e_xy = np.concatenate([*xy, o_xy]).reshape(-1, 4).astype(np.int64)
+    # the kernel measures grid-unit (integer) coordinates times the grid
+    scale = grid if np.issubdtype(o_xy.dtype, np.integer) else 1.0
+    d = (o_xy[:, 2:] - o_xy[:, :2]).astype(np.float64)
+    o_length = np.hypot(d[:, 0], d[:, 1]) * scale
+    e_left = np.concatenate([*(gid(i, p.left) for i, p in enumerate(parts)), o_left])
+    e_right = np.concatenate([*(gid(i, p.right) for i, p in enumerate(parts)), o_right])
+    e_xy = np.concatenate([*(p.xy for p in parts), o_xy.astype(xy0.dtype)])
+    e_xy = e_xy.reshape(-1, 4)
+    length = np.concatenate([*(p.length for p in parts), o_length])
+    is_open = np.zeros(len(length), dtype=bool)
+    is_open[len(length) - len(o_length) :] = True
     # the local kernel lists segments sorted by their end points
     o = np.lexsort((e_xy[:, 3], e_xy[:, 2], e_xy[:, 1], e_xy[:, 0]))
-    e_left, e_right, e_xy = e_left[o], e_right[o], e_xy[o]
-    d = (e_xy[:, 2:] - e_xy[:, :2]).astype(np.float64)
-    length = np.hypot(d[:, 0], d[:, 1]) * grid
-    edges = _engine.Edges(e_left, e_right, e_xy, length)
-    planar = shapely.area(faces) if n else np.empty(0)
-    overlap = hits > 1
+    edges = _engine.Edges(
+        e_left[o].astype(np.int64), e_right[o].astype(np.int64), e_xy[o], length[o]
+    )
+    overlap = (
+        np.sum([p.overlap_area for p in parts], axis=0) if parts else np.zeros(n_layers)
+    )
     stats: dict[str, object] = {
         "cells": int(sum(p.n_cells for p in parts)),
         "faces": n,
         "edges": len(length),
         "edge_anomalies": int(sum(p.anomalies for p in parts) + anomalies),
-        "self_overlap_area": [
-            float(planar[overlap[:, li]].sum()) for li in range(n_layers)
-        ],
+        "self_overlap_area": [float(v) for v in overlap],
     }
-    return _engine.Arrangement(faces, units, edges, grid, stats), face_area
+    faces = np.full(n, None, dtype=object)
+    arr = _engine.Arrangement(faces, units, edges, grid, stats)
+    return _Stitched(arr, face_area, face_part, face_local, is_open[o])
+
+
+def _outlines(
+    client: Any,
+    futures: Sequence[Any],
+    st: _Stitched,
+    group: IntArray,
+    n_groups: int,
+) -> tuple[GeomArray, IntArray]:
+    """Atom outlines: on the workers for atoms inside one partition, else here.
+
+    An atom lies in one partition when all its faces do; its outline is then
+    made of that partition's segments (including its partition-edge segments as
+    matched here) and is traced there. Atoms crossing partition edges are
+    traced once on the client, over the whole territory's segments, with their
+    faces fetched for the area check.
+    """
+    grid = st.arr.grid
+    geom = np.full(n_groups, None, dtype=object)
+    geom[:] = [shapely.Polygon()] * n_groups
+    n_parts = np.zeros(n_groups, dtype=np.int64)
+    if n_groups == 0:
+        return geom, n_parts
+    sel = group >= 0
+    lo = np.full(n_groups, np.iinfo(np.int64).max, dtype=np.int64)
+    hi = np.full(n_groups, -1, dtype=np.int64)
+    np.minimum.at(lo, group[sel], st.face_part[sel])
+    np.maximum.at(hi, group[sel], st.face_part[sel])
+    local = (lo == hi) & (hi >= 0)
+    e = st.arr.edges
+    open_ids = np.flatnonzero(st.is_open)
+    ol, orr = e.left[open_ids], e.right[open_ids]
+    pl = np.where(ol >= 0, st.face_part[np.maximum(ol, 0)], -1)
+    pr = np.where(orr >= 0, st.face_part[np.maximum(orr, 0)], -1)
+    tasks = []
+    for p, fut in enumerate(futures):
+        mine = np.flatnonzero(local & (lo == p))
+        faces_p = np.flatnonzero(st.face_part == p)
+        if len(mine) == 0:
+            continue
+        g_local = np.full(len(faces_p), -1, dtype=np.int64)
+        remap = np.full(n_groups, -1, dtype=np.int64)
+        remap[mine] = np.arange(len(mine))  # increasing: same ring order
+        g = group[faces_p]
+        g_local[st.face_local[faces_p]] = np.where(g >= 0, remap[np.maximum(g, 0)], -1)
+        touch = (pl == p) | (pr == p)
+        ids = open_ids[touch]
+        to_local = np.full(len(st.face_part), -1, dtype=np.int64)
+        to_local[faces_p] = st.face_local[faces_p]
+        a_l = np.where(e.left[ids] >= 0, to_local[np.maximum(e.left[ids], 0)], -1)
+        a_r = np.where(e.right[ids] >= 0, to_local[np.maximum(e.right[ids], 0)], -1)
+        task = client.submit(
+            _dissolve_partition,
+            fut,
+            g_local,
+            len(mine),
+            a_l,
+            a_r,
+            e.xy[ids],
+            e.length[ids],
+            grid,
+            pure=False,
+        )
+        tasks.append((mine, task))
+    cross = np.flatnonzero(~local & (hi >= 0))
+    if len(cross):
+        remap = np.full(n_groups, -1, dtype=np.int64)
+        remap[cross] = np.arange(len(cross))
+        g_cross = np.where(sel, remap[np.maximum(group, 0)], -1)
+        need = np.flatnonzero(g_cross >= 0)
+        faces = np.full(len(group), None, dtype=object)
+        fetch = []
+        for p, fut in enumerate(futures):
+            ids = need[st.face_part[need] == p]
+            if len(ids):
+                fetch.append((ids, client.submit(_take_faces, fut, st.face_local[ids])))
+        for ids, task in fetch:
+            faces[ids] = task.result()
+        g_geom, g_parts = _engine.dissolve(e, g_cross, len(cross), grid, faces=faces)
+        geom[cross] = g_geom
+        n_parts[cross] = g_parts
+    for mine, task in tasks:
+        g_geom, g_parts = task.result()
+        geom[mine] = g_geom
+        n_parts[mine] = g_parts
+    return geom, n_parts
 
 
 # -- public -----------------------------------------------------------------------
 
 
-def arrange_dask(
+def _arrange_dask(
     layers: Sequence[GeomArray],
     *,
     grid: float,
     client: Any,
-    max_load: int = _engine.DEFAULT_MAX_LOAD,
-    npartitions: int | None = None,
-) -> tuple[_engine.Arrangement, FloatArray]:
+    max_load: int,
+    npartitions: int | None,
+) -> tuple[_Stitched, list[Any]]:
     """Distributed version of the kernel's ``arrange``: same faces, same order.
 
-    Parameters
-    ----------
-    layers
-        One array of (Multi)Polygons per layer in EPSG:32198 (position = unit).
-    grid
-        Snapping grid (m), > 0.
-    client
-        A ``distributed.Client``.
-    max_load
-        Vertices per quadtree cell before it is split (as the local kernel).
-    npartitions
-        Spatial partitions (tasks); default 4 per worker thread.
-
-    Returns
-    -------
-    arrangement, face_area
-        The arrangement (see ``_engine.Arrangement``; ``stats`` adds
-        ``partitions``, ``top_cells`` and ``seconds``: wall time of the top of
-        the quadtree on the client, of the partitions on the workers with
-        their transfers, and of the stitching) and the equal-area area of each
-        face (m²).
+    Returns the stitched arrangement (face geometries stay on the workers; its
+    ``stats`` add ``partitions``, ``top_cells`` and ``seconds``) and the futures
+    of the partitions' results, which hold them.
     """
     n_layers = len(layers)
     if npartitions is None:
@@ -542,8 +709,8 @@ def arrange_dask(
     npartitions = max(1, int(npartitions))
     if not any(len(shapely.get_parts(np.asarray(g, dtype=object))) for g in layers):
         empty = _stitch([], n_layers, grid)
-        empty[0].stats.update(partitions=0, top_cells=0, clip_calls=0)
-        return empty
+        empty.arr.stats.update(partitions=0, top_cells=0, clip_calls=0)
+        return empty, []
     t0 = time.perf_counter()
     tree = _grow(
         _root(layers, grid),
@@ -565,23 +732,24 @@ def arrange_dask(
     )
     del tree
     t1 = time.perf_counter()
-    futures = client.scatter(subtrees)
-    tasks = client.map(
+    scattered = client.scatter(subtrees)
+    del subtrees
+    futures = client.map(
         _run_partition,
-        futures,
+        scattered,
         n_layers=n_layers,
         grid=grid,
         max_load=int(max_load),
         pure=False,
     )
-    results: list[_PartResult] = client.gather(tasks)
-    del futures, tasks
+    lights: list[_Light] = client.gather(client.map(_light, futures, pure=False))
+    del scattered
     t2 = time.perf_counter()
-    arr, face_area = _stitch(results, n_layers, grid)
-    arr.stats.update(
-        clip_calls=int(top_clip + sum(r.n_clip for r in results)),
-        partitions=len(subtrees),
-        top_cells=int(sum(len(s.cells) for s in subtrees)),
+    st = _stitch(lights, n_layers, grid)
+    st.arr.stats.update(
+        clip_calls=int(top_clip + sum(r.n_clip for r in lights)),
+        partitions=len(futures),
+        top_cells=len(part),
         workers=1,
         seconds={
             "client_top": round(t1 - t0, 3),
@@ -589,7 +757,7 @@ def arrange_dask(
             "client_stitch": round(time.perf_counter() - t2, 3),
         },
     )
-    return arr, face_area
+    return st, futures
 
 
 def build_atlas_dask(
@@ -638,7 +806,7 @@ sliver_share, max_load
         As :func:`geodecoupage.overlay.build_atlas`; ``params["engine"]`` is
         ``"dask"`` and ``params["kernel"]`` adds ``partitions``, ``top_cells``
         and ``seconds`` (``client_top``, ``workers``, ``client_stitch``,
-        ``client_atoms``: where the wall time went).
+        ``atoms_and_outlines``: where the wall time went).
 
     Raises
     ------
@@ -653,10 +821,12 @@ sliver_share, max_load
     Partition edges are quadtree cell edges: every piece of every layer belongs
     to one cell and every cell to one partition, so nothing is counted twice.
     Face borders on a partition edge are cut at the vertices of both sides and
-    matched on the client, and atoms, slivers and outlines are computed over
-    the whole territory, so an atom crossing partitions is one atom. The
-    client holds the inputs and the result; the workers hold the pieces,
-    linework and faces of their partitions. See ``docs/scaling.md``.
+    matched on the client, and atoms and slivers are computed over the whole
+    territory, so an atom crossing partitions is one atom, traced once (on the
+    client; atoms inside one partition are traced on its worker). The client
+    holds the inputs, the face labels and borders, and the result; the workers
+    hold the pieces, linework and face geometries of their partitions. See
+    ``docs/scaling.md``.
     """
     if npartitions is not None and (
         isinstance(npartitions, bool)
@@ -679,18 +849,27 @@ sliver_share, max_load
     with _client(
         scheduler, n_workers=n_workers, processes=processes, timeout=timeout
     ) as client:
-        arr, face_area = arrange_dask(
+        st, futures = _arrange_dask(
             prep.geoms,
             grid=prep.snap,
             client=client,
             max_load=int(max_load),
             npartitions=npartitions,
         )
-    t0 = time.perf_counter()
-    atlas = _finish(prep, arr, face_area, land_mask is not None)
-    seconds = arr.stats.get("seconds")
+        t0 = time.perf_counter()
+        try:
+            atlas = _finish(
+                prep,
+                st.arr,
+                st.face_area,
+                land_mask is not None,
+                lambda group, n: _outlines(client, futures, st, group, n),
+            )
+        finally:
+            client.cancel(futures)
+    seconds = st.arr.stats.get("seconds")
     if isinstance(seconds, dict):  # the same dict object sits in params["kernel"]
-        seconds["client_atoms"] = round(time.perf_counter() - t0, 3)
+        seconds["atoms_and_outlines"] = round(time.perf_counter() - t0, 3)
     return atlas
 
 
@@ -817,6 +996,7 @@ def _finish(
     arr: _engine.Arrangement,
     face_area: FloatArray,
     has_mask: bool,
+    outlines: Callable[[IntArray, int], tuple[GeomArray, IntArray]],
 ) -> Atlas:
     keys = prep.keys
     codes, unit_code = prep.codes, prep.unit_code
@@ -874,9 +1054,7 @@ def _finish(
     code_table = code_table[order]
     n_atoms = len(order)
 
-    geom, n_parts = _engine.dissolve(
-        arr.edges, group, n_atoms, arr.grid, faces=arr.faces
-    )
+    geom, n_parts = outlines(group, n_atoms)
     sel = group >= 0
     atom_area = np.bincount(group[sel], weights=face_area[sel], minlength=n_atoms)
     atom_pop = np.bincount(group[sel], weights=face_pop[sel], minlength=n_atoms)
