@@ -366,7 +366,8 @@ def _read_vector(path: Path, shown: str, layer: str | None, *, repair: bool) -> 
             except Exception as err2:
                 msg = f"Territory file {shown!r} cannot be read ({err2})."
                 raise LayerReadError(msg) from err2
-            mask = np.asarray(lost.geometry.isna() & fixed.geometry.notna())
+            missing = shapely.is_missing  # GeoSeries.notna() warns on empty geoms
+            mask = missing(lost.geometry.array) & ~missing(fixed.geometry.array)
             return _Raw(fixed, encoding, mask)
         except Exception as err:  # DataSourceError, DataLayerError, ...
             msg = (

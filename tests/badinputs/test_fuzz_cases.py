@@ -1,0 +1,166 @@
+"""Bad inputs found by ``fuzz/fuzz_readers.py``, rebuilt in code.
+
+Each case is the smallest file reproducing one finding of the fuzzer (an
+exception that is not a :class:`~geodecoupage.errors.GeodecoupageError`, or a
+warning that is not one of geodecoupage's). The rule is the corpus rule
+(:mod:`make_corpus`): the library ends in a named exception or loads with its
+own warnings only, and the CLI (``layers check --file``) exits with 1 and a
+one-paragraph message, or 0. Findings not fixed yet are ``xfail(strict=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from geodecoupage.errors import GeodecoupageError
+from geodecoupage.layers.territory import read_territory
+
+pytestmark = pytest.mark.badinputs
+
+LON0, LAT0, STEP = -72.6, 46.1, 0.05
+
+
+def square(i: int, j: int = 0) -> list[list[float]]:
+    x, y = LON0 + i * STEP, LAT0 + j * STEP
+    return [[x, y], [x + STEP, y], [x + STEP, y + STEP], [x, y + STEP], [x, y]]
+
+
+def bowtie(i: int) -> list[list[float]]:
+    x, y = LON0 + i * STEP, LAT0
+    return [[x, y], [x + STEP, y + STEP], [x + STEP, y], [x, y + STEP], [x, y]]
+
+
+def feature(code: str, ring: list[list[float]] | None) -> dict[str, Any]:
+    coords = [] if ring is None else [ring]
+    return {
+        "type": "Feature",
+        "properties": {"code": code, "nom": f"Secteur {code}"},
+        "geometry": {"type": "Polygon", "coordinates": coords},
+    }
+
+
+def geojson(path: Path, features: list[dict[str, Any]]) -> Path:
+    path.write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}),
+        encoding="utf-8",
+    )
+    return path
+
+
+@dataclass(frozen=True)
+class FuzzCase:
+    name: str
+    build: Callable[[Path], Path]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    cli_flags: tuple[str, ...] = ()
+    xfail: str | None = None  # reason, while the library is not fixed
+
+
+def _empty_and_unclosed(d: Path) -> Path:
+    # fuzz target geojson: an empty polygon plus a ring that is not closed made
+    # the repair path call GeoSeries.notna() on empty geometries, and geopandas
+    # warned (UserWarning) from read_territory (territory.py, _read).
+    return geojson(
+        d / "vide_et_ouvert.geojson",
+        [
+            feature("01", None),
+            feature("02", square(0)[:-1]),
+            feature("03", square(1)),
+        ],
+    )
+
+
+def _dissolve_invalid(d: Path) -> Path:
+    # fuzz target geojson with dissolve=True: parts of one code, one of them
+    # self-intersecting, made GeoDataFrame.dissolve raise a raw shapely
+    # GEOSException (TopologyException) before any validation or repair.
+    return geojson(
+        d / "doublon_invalide.geojson",
+        [
+            feature("01", bowtie(0)),
+            feature("01", square(0, 1)),
+            feature("03", square(1)),
+        ],
+    )
+
+
+CASES = [
+    FuzzCase("empty-polygon-and-unclosed-ring", _empty_and_unclosed),
+    FuzzCase(
+        "dissolve-with-a-self-intersecting-part",
+        _dissolve_invalid,
+        kwargs={"dissolve": True},
+        cli_flags=("--dissolve",),
+        xfail="read_territory(dissolve=True) dissolves duplicate codes before "
+        "validating or repairing their geometry: a self-intersecting part makes "
+        "GeoDataFrame.dissolve raise a raw shapely GEOSException (TopologyException) "
+        "in the library, and a traceback in `layers check --file --dissolve`.",
+    ),
+    FuzzCase(
+        "dissolve-with-a-self-intersecting-part-no-repair",
+        _dissolve_invalid,
+        kwargs={"dissolve": True, "repair": False},
+        cli_flags=("--dissolve", "--no-repair"),
+        xfail="same as dissolve-with-a-self-intersecting-part, with repair=False: "
+        "expected LayerValidationError (invalid-geometry), got GEOSException.",
+    ),
+]
+
+
+def _params() -> list[Any]:
+    return [
+        pytest.param(
+            c,
+            id=c.name,
+            marks=[pytest.mark.xfail(strict=True, reason=c.xfail)] if c.xfail else [],
+        )
+        for c in CASES
+    ]
+
+
+@pytest.mark.parametrize("case", _params())
+def test_library_ends_in_a_named_error_or_loads_with_its_own_warnings(
+    case: FuzzCase, tmp_path: Path
+) -> None:
+    path = case.build(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            gdf = read_territory(path, code_col="code", name_col="nom", **case.kwargs)
+        except GeodecoupageError:
+            gdf = None
+    foreign = [
+        f"{w.category.__name__}: {w.message}"
+        for w in caught
+        if w.category.__module__ != "geodecoupage.errors"
+    ]
+    assert foreign == []
+    if gdf is not None:
+        assert gdf.index.is_unique
+        assert set(gdf.geom_type) <= {"Polygon", "MultiPolygon"}
+        assert gdf.geometry.is_valid.all()
+
+
+@pytest.mark.parametrize("case", _params())
+def test_cli_exits_cleanly(case: FuzzCase, tmp_path: Path) -> None:
+    from geodecoupage.cli.main import cli
+
+    path = case.build(tmp_path)
+    res = CliRunner().invoke(
+        cli,
+        ["layers", "check", "--file", str(path), "--code-col", "code",
+         "--name-col", "nom", *case.cli_flags],
+    )  # fmt: skip
+    assert res.exit_code in (0, 1), res.output
+    assert "Traceback" not in res.output
+    if res.exit_code == 1:
+        assert isinstance(res.exception, SystemExit), repr(res.exception)
+        assert "\n\n" not in res.output.strip()
