@@ -20,6 +20,8 @@ help:
 	@echo "make demo   - audit the whole province on the real layers (installs what it needs)"
 	@echo "make test   - lint, type-check and run the whole test suite (installs what it needs)"
 	@echo "make bench  - overlay benchmark against chained geopandas.overlay (same run)"
+	@echo "make bench-scale - local vs dask engine, 10^3..10^5 polygons"
+	@echo "make fuzz   - bounded fuzzing of the readers (not in CI)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +66,16 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_overlay.py
+
+# Local and dask engines from 10^3 to 10^5 polygons (BENCH_SCALE_ARGS=--million adds 10^6: ~8 GiB).
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/bench_scale.py $(BENCH_SCALE_ARGS)
+
+# Bounded fuzzing of the readers and the loader (not in CI); FUZZ_SECONDS to change.
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet --group fuzz || echo "atheris unavailable: hypothesis-based fuzzing"
+	$(BIN)/python fuzz/fuzz_readers.py --seconds $(FUZZ_SECONDS)
 
 check: test
 
