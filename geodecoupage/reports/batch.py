@@ -13,8 +13,9 @@ largest difference 1.4e-5 on a share, 14 persons on a population count).
 The output folder is a *batch folder*:
 
 ``DIR/batch.json``
-    The configuration (without the region list), the checksums of the data files
-    and the version, with their hash (``params_hash``). Written first.
+    The configuration (without the region list), the checksums of the data files,
+    the version and a checksum of the package's source code, with their hash
+    (``params_hash``). Written first.
 ``DIR/audit.toml``
     The configuration, readable by ``--config``: the batch can be re-run exactly.
 ``DIR/<code>/`` (``01`` … ``17``, ``province``)
@@ -34,6 +35,7 @@ redoes only those. Nothing holds a date: two runs write identical bytes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import html
 import json
@@ -83,6 +85,7 @@ __all__ = [
     "RegionOutcome",
     "audit_regions",
     "audit_territory",
+    "code_fingerprint",
     "data_fingerprint",
     "index_row",
     "rank_regions",
@@ -450,11 +453,29 @@ def _objects_fingerprint(
     return out
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """Return the SHA-256 of the package's Python sources (paths and contents).
+
+    Part of the batch hash: a development checkout keeps one version number
+    while its code changes, and a changed overlay or score must not pass for a
+    complete audit.
+    """
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode("utf-8"))
+        h.update(b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def _params_hash(config: AuditConfig, data: Mapping[str, str]) -> str:
     payload = {
         "config": config.fingerprint(exclude=("regions", "province")),
         "data": dict(sorted(data.items())),
         "geodecoupage": _version("geodecoupage"),
+        "code": code_fingerprint(),
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -807,6 +828,8 @@ def _describe_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
         parts.append("data: " + ", ".join(files[:5]) + (" …" if len(files) > 5 else ""))
     if old.get("geodecoupage") != new.get("geodecoupage"):
         parts.append(f"version {old.get('geodecoupage')} → {new.get('geodecoupage')}")
+    elif old.get("code") != new.get("code"):
+        parts.append("geodecoupage source code changed")
     return "; ".join(parts) or "unreadable batch.json"
 
 
@@ -891,6 +914,7 @@ def audit_regions(
         "config": config.to_dict() | {"regions": None, "province": None},
         "data": dict(sorted(data.items())),
         "geodecoupage": _version("geodecoupage"),
+        "code": code_fingerprint(),
     }
     _prepare_folder(out, params_hash, description, overwrite=overwrite)
     config_text = config.to_toml()

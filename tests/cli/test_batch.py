@@ -407,3 +407,17 @@ def test_cli_single_audit_with_config_matches_the_plain_audit(
     stdout = run("--config", str(cfg), "--region", "91")
     assert stdout.exit_code == 0
     assert json.loads(stdout.stdout)["params"]["within"]["mrc"]
+
+
+def test_a_code_change_invalidates_complete_territories(
+    done: Path,
+    tmp_path: Path,
+    layers: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = copy(done, tmp_path)
+    monkeypatch.setattr(batch_mod, "code_fingerprint", lambda: "another checkout")
+    with pytest.raises(OutputExistsError, match="source code changed"):
+        audit_regions(out, config=CFG, layers=layers)
+    result = audit_regions(out, config=CFG, layers=layers, overwrite=True)
+    assert result.counts()["done"] == 3
