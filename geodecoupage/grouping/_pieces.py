@@ -56,6 +56,8 @@ class AtlasLike(Protocol):
 
 PIECE_COLUMNS = ("base", "layer", "unit", "area_m2", "population")
 _TOL = 1e-12
+#: Below this many inhabitants a base unit counts as empty (allocation residue).
+_MIN_PERSONS = 1.0
 
 
 def check_weight(weight: str) -> Weight:
@@ -234,7 +236,11 @@ def score_pieces(
         :math:`u = u^*(b)`, :math:`b = b^*(u)` or :math:`s^{unit}_{bu} > τ`:
         the piece ties :math:`b` and :math:`u` into one envelope. A piece that
         is not a link holds at most :math:`τ` of its unit, so leaving it out of
-        the unit's envelope keeps the unit nested up to :math:`τ`.
+        the unit's envelope keeps the unit nested up to :math:`τ`. With
+        population weights, a base unit where nobody lives (fewer than one
+        inhabitant, e.g. allocation residue in a water TNO) keeps a single link
+        (its largest dominant piece), so an empty territory joins one envelope
+        but never chains two.
     """
     tau = check_threshold(threshold)
     wkey = check_weight(weight)
@@ -268,6 +274,24 @@ def score_pieces(
         | out["dominant_for_unit"]
         | (out["share_of_unit"] > tau + _TOL)
     )
+    if wkey == "population":
+        # A base unit where nobody lives (< 1 person: allocation residue) keeps
+        # one link only, its largest piece among its dominant ones: it joins one
+        # envelope without chaining two, which changes the population-weighted
+        # nesting of no one.
+        empty = (
+            out.groupby("base")["population"].transform("sum").to_numpy() < _MIN_PERSONS
+        )
+        if empty.any():
+            cand = out[empty & out["dominant_for_base"].to_numpy()]
+            keep = cand.sort_values(
+                ["base", "area_m2", "layer"],
+                ascending=[True, False, True],
+                kind="mergesort",
+            ).drop_duplicates("base")
+            mask = np.zeros(len(out), dtype=bool)
+            mask[keep.index.to_numpy()] = True
+            out["link"] = np.where(empty, mask, out["link"].to_numpy())
     return out
 
 

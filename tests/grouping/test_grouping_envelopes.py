@@ -211,3 +211,37 @@ def test_atoms_as_base_units(territory) -> None:
     labels = env.labels.reindex(atlas.atoms.index.astype(str)).to_numpy()
     assert len(set(labels[west.to_numpy()])) == 1
     assert set(labels[west.to_numpy()]).isdisjoint(labels[~west.to_numpy()])
+
+
+def test_an_empty_base_unit_never_chains_two_envelopes() -> None:
+    # m3 has nobody (0.2 persons of allocation residue): mostly in css B (area),
+    # but its MRC is that of m1; with population weights it joins one envelope
+    pieces = pd.DataFrame(
+        {
+            "base": ["m1", "m2", "m3", "m3"],
+            "layer": ["css", "css", "css", "mrc"],
+            "unit": ["A", "B", "B", "M1"],
+            "area_m2": [10.0, 10.0, 5.0, 5.0],
+            "population": [100.0, 100.0, 0.2, 0.2],
+        }
+    )
+    pieces = pd.concat(
+        [
+            pieces,
+            pd.DataFrame(
+                {
+                    "base": ["m1", "m2"],
+                    "layer": ["mrc", "mrc"],
+                    "unit": ["M1", "M2"],
+                    "area_m2": [10.0, 10.0],
+                    "population": [100.0, 100.0],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    by_pop = envelopes_from_pieces(pieces)
+    assert by_pop.groups["n_units"].sort_values().tolist() == [1, 2]
+    assert by_pop.labels["m1"] != by_pop.labels["m2"]
+    by_area = envelopes_from_pieces(pieces, weight="area")
+    assert len(by_area.groups) == 1  # by area, m3 does chain them
