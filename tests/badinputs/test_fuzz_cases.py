@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from geodecoupage.errors import GeodecoupageError
+from geodecoupage.layers import read_layer
 from geodecoupage.layers.territory import read_territory
 
 pytestmark = pytest.mark.badinputs
@@ -63,6 +64,8 @@ class FuzzCase:
     cli_flags: tuple[str, ...] = ()
     xfail: str | None = None  # reason, while the library is not fixed
     cli_ok: bool = False  # the CLI already handles it (only the library xfails)
+    kind: str = "territory"  # or "loader": read_layer("cs_anglo") of a data dir
+    must_raise: bool = False  # loading (even with warnings) would hide the defect
 
 
 def _empty_and_unclosed(d: Path) -> Path:
@@ -114,6 +117,74 @@ def _gpkg_bad_application_id(d: Path) -> Path:
     return path
 
 
+def _dissolve_infinite(d: Path) -> Path:
+    # found while reducing the loader findings below: with dissolve=True the
+    # parts are unioned before the non-finite check, the unit with an infinite
+    # coordinate comes out empty and is dropped (the NaN/inf error is never
+    # raised) and numpy's RuntimeWarning leaks from shapely.union_all.
+    bad = square(2)
+    bad[2] = [float("inf"), LAT0 + STEP]
+    return geojson(
+        d / "doublon_infini.geojson",
+        [feature("01", square(0)), feature("03", square(2, 1)), feature("03", bad)],
+    )
+
+
+# -- the catalogue loader (read_layer) -------------------------------------------
+# A downloaded official file has no catalogue checksum (source
+# ``**/cs_ang_sda.geojson``), so whatever the producer publishes is parsed.
+
+
+def loader_file(d: Path, features: list[dict[str, Any]]) -> Path:
+    path = d / "data" / "downloads" / "cs_anglo" / "cs_ang_sda.geojson"
+    path.parent.mkdir(parents=True)
+    for f in features:
+        props = f["properties"]
+        props["CD_CS_ANG"] = props.pop("code")
+        props["NOM_OFFCL_CS_ANG"] = props.pop("nom")
+    text = json.dumps({"type": "FeatureCollection", "features": features})
+    path.write_text(text, encoding="utf-8")  # json writes NaN/Infinity literals
+    return d / "data"
+
+
+def _loader_duplicate_infinite(d: Path) -> Path:
+    bad = square(2)
+    bad[2] = [float("inf"), LAT0 + STEP]
+    return loader_file(
+        d, [feature("01", square(0)), feature("03", square(2, 1)), feature("03", bad)]
+    )
+
+
+def _loader_nan(d: Path) -> Path:
+    bad = square(2)
+    bad[2] = [LON0, float("nan")]
+    return loader_file(d, [feature("01", square(0)), feature("03", bad)])
+
+
+def _loader_one_dimensional_position(d: Path) -> Path:
+    bad = square(2)
+    bad[3] = [LAT0]
+    return loader_file(d, [feature("01", square(0)), feature("03", bad)])
+
+
+def _loader_geometry_without_type(d: Path) -> Path:
+    untyped = feature("03", square(2))
+    del untyped["geometry"]["type"]
+    return loader_file(d, [feature("01", square(0)), untyped])
+
+
+def _loader_list_code(d: Path) -> Path:
+    listed = feature("03", square(2))
+    listed["properties"]["code"] = [1, 2]
+    return loader_file(d, [feature("01", square(0)), listed])
+
+
+LOADER_WARNING = (
+    "read_layer lets a {what} escape (read_territory turns the same input into its "
+    "own warnings or error): catch pyogrio/GDAL and shapely warnings in "
+    "layers/_loader.py as read_territory does."
+)
+
 CASES = [
     FuzzCase("empty-polygon-and-unclosed-ring", _empty_and_unclosed),
     FuzzCase(
@@ -133,6 +204,7 @@ CASES = [
         cli_flags=("--dissolve", "--no-repair"),
         xfail="same as dissolve-with-a-self-intersecting-part, with repair=False: "
         "expected LayerValidationError (invalid-geometry), got GEOSException.",
+        must_raise=True,
     ),
     FuzzCase(
         "gpkg-with-a-damaged-application-id",
@@ -140,6 +212,64 @@ CASES = [
         xfail="GDAL's RuntimeWarning 'GPKG: bad application_id' (pyogrio) escapes "
         "read_territory instead of becoming a LayerQualityWarning (the CLI prints "
         "it and exits 0).",
+        cli_ok=True,
+    ),
+    FuzzCase(
+        "dissolve-with-an-infinite-coordinate",
+        _dissolve_infinite,
+        kwargs={"dissolve": True},
+        cli_flags=("--dissolve",),
+        xfail="read_territory(dissolve=True) unions the parts of a code before "
+        "checking coordinates: a part with an infinite coordinate makes the unit "
+        "empty, it is dropped instead of raising LayerValidationError "
+        "(non-finite-coordinates), and numpy's RuntimeWarning 'invalid value "
+        "encountered in unary_union' leaks.",
+        must_raise=True,
+    ),
+    FuzzCase(
+        "loader-duplicate-code-with-an-infinite-coordinate",
+        _loader_duplicate_infinite,
+        kind="loader",
+        xfail="read_layer: the duplicate-code dissolve in layers/_loader.py "
+        "(standardise) calls shapely.make_valid on a part with an infinite "
+        "coordinate and a raw GEOSException (IllegalArgumentException) escapes, "
+        "before the non-finite-coordinates check; a traceback in `layers check`.",
+    ),
+    FuzzCase(
+        "loader-nan-coordinate",
+        _loader_nan,
+        kind="loader",
+        xfail=LOADER_WARNING.format(
+            what="numpy RuntimeWarning 'invalid value encountered in from_wkb'"
+        ),
+        cli_ok=True,
+    ),
+    FuzzCase(
+        "loader-one-dimensional-position",
+        _loader_one_dimensional_position,
+        kind="loader",
+        xfail=LOADER_WARNING.format(
+            what="GDAL RuntimeWarning 'OGRGeoJSONReadRawPoint(): Invalid coord "
+            "dimension'"
+        ),
+        cli_ok=True,
+    ),
+    FuzzCase(
+        "loader-geometry-without-type",
+        _loader_geometry_without_type,
+        kind="loader",
+        xfail=LOADER_WARNING.format(
+            what="GDAL RuntimeWarning 'Unsupported geometry type detected'"
+        ),
+        cli_ok=True,
+    ),
+    FuzzCase(
+        "loader-code-as-a-json-list",
+        _loader_list_code,
+        kind="loader",
+        xfail=LOADER_WARNING.format(
+            what="geopandas UserWarning 'Could not parse column ... as JSON'"
+        ),
         cli_ok=True,
     ),
 ]
@@ -166,7 +296,12 @@ def test_library_ends_in_a_named_error_or_loads_with_its_own_warnings(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            gdf = read_territory(path, code_col="code", name_col="nom", **case.kwargs)
+            if case.kind == "loader":
+                gdf = read_layer("cs_anglo", data_dir=path)
+            else:
+                gdf = read_territory(
+                    path, code_col="code", name_col="nom", **case.kwargs
+                )
         except GeodecoupageError:
             gdf = None
     foreign = [
@@ -175,6 +310,7 @@ def test_library_ends_in_a_named_error_or_loads_with_its_own_warnings(
         if w.category.__module__ != "geodecoupage.errors"
     ]
     assert foreign == []
+    assert gdf is None or not case.must_raise, "the defect was hidden by loading"
     if gdf is not None:
         assert gdf.index.is_unique
         assert set(gdf.geom_type) <= {"Polygon", "MultiPolygon"}
@@ -186,12 +322,16 @@ def test_cli_exits_cleanly(case: FuzzCase, tmp_path: Path) -> None:
     from geodecoupage.cli.main import cli
 
     path = case.build(tmp_path)
-    res = CliRunner().invoke(
-        cli,
-        ["layers", "check", "--file", str(path), "--code-col", "code",
-         "--name-col", "nom", *case.cli_flags],
-    )  # fmt: skip
+    if case.kind == "loader":
+        args = ["layers", "check", "cs_anglo", "--data-dir", str(path)]
+    else:
+        args = ["layers", "check", "--file", str(path), "--code-col", "code",
+                "--name-col", "nom", *case.cli_flags]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the library test checks the warnings
+        res = CliRunner().invoke(cli, args)
     assert res.exit_code in (0, 1), res.output
+    assert res.exit_code == 1 or not case.must_raise, res.output
     assert "Traceback" not in res.output
     if res.exit_code == 1:
         assert isinstance(res.exception, SystemExit), repr(res.exception)
