@@ -204,7 +204,16 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
             ns, [r["cpu_s"] for r in rs], "s--", color=colour, label=f"{engine} CPU"
         )
         mem = [r["rss_client_mib"] + (r["rss_worker_sum_mib"] or 0.0) for r in rs]
-        ax_m.plot(ns, mem, "o-", color=colour, label=f"{engine} (client + workers)")
+        label = "local" if engine == "local" else "dask (client + workers)"
+        ax_m.plot(ns, mem, "o-", color=colour, label=label)
+        if engine == "dask":
+            ax_m.plot(
+                ns,
+                [r["rss_client_mib"] for r in rs],
+                "s--",
+                color=colour,
+                label="dask (client)",
+            )
     for ax, title, unit in (
         (ax_t, "Temps (écoulé, CPU) / time (wall, CPU)", "s"),
         (ax_m, "Mémoire max. / peak RSS", "MiB"),
@@ -288,9 +297,15 @@ def main() -> None:
         flag = "ok" if k <= TARGET_EXPONENT else f"above target {TARGET_EXPONENT}"
         flag_c = "ok" if kc <= TARGET_EXPONENT else f"above target {TARGET_EXPONENT}"
         sys.stdout.write(
-            f"scaling exponent {engine}: wall {k:.3f} ({flag}), "
-            f"CPU {kc:.3f} ({flag_c})\n"
+            f"scaling exponent {engine}: wall {k:.3f} ({flag}), CPU {kc:.3f} ({flag_c})"
         )
+        if len(rs) > 2:  # the two largest sizes: fixed costs matter less
+            k2 = _slope([r["n"] for r in rs[-2:]], [r["wall_s"] for r in rs[-2:]])
+            kc2 = _slope([r["n"] for r in rs[-2:]], [r["cpu_s"] for r in rs[-2:]])
+            sys.stdout.write(
+                f"; between the two largest sizes: wall {k2:.3f}, CPU {kc2:.3f}"
+            )
+        sys.stdout.write("\n")
     for n, (same, rel) in checks.items():
         loc = next(r for r in rows if r["engine"] == "local" and r["n"] == n)
         dsk = next(r for r in rows if r["engine"] == "dask" and r["n"] == n)
