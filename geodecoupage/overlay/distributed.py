@@ -16,13 +16,15 @@ How the work is cut (details in ``docs/scaling.md``)
    same rule (split while a cell's pieces hold more than ``max_load`` vertices),
    but only until there are about ``8 × npartitions`` cells. Those *top cells*
    are the units of partitioning.
-2. **Spatial partitions.** Top cells are ordered along a Hilbert curve (the
-   ``hilbert_distance`` of geopandas/dask-geopandas, level 16, on the cell
-   centres) and cut into ``npartitions`` runs of equal vertex load, so each
-   partition is a compact patch of territory. A top cell, with every piece of
-   every layer clipped to it, belongs to exactly one partition: no geometry is
-   duplicated or dropped at a partition edge, because the partition edges are
-   cell edges that the local kernel cuts along anyway.
+2. **Spatial partitions.** Top cells are ordered along a Hilbert curve
+   (geopandas' ``GeoSeries.hilbert_distance``, level 16, on the cell centres:
+   the encoding dask-geopandas' ``spatial_shuffle(by="hilbert")`` sorts by;
+   its row-balanced partitions themselves are not used, since partitions must
+   be whole quadtree cells) and cut into ``npartitions`` runs of equal vertex
+   load, so each partition is a compact patch of territory. A top cell, with
+   every piece of every layer clipped to it, belongs to exactly one partition:
+   no geometry is duplicated or dropped at a partition edge, because the
+   partition edges are cell edges that the local kernel cuts along anyway.
 3. **Per partition, on the workers.** The quadtree is finished inside the
    partition, then linework, noding (snap rounding), polygonisation, labelling,
    face adjacency and equal-area face areas are computed exactly as the local
