@@ -26,6 +26,7 @@ from geodecoupage.errors import (
 from geodecoupage.layers._datadir import ENV_VAR, resolve_data_dir
 from geodecoupage.layers._processors import PROCESSORS
 from geodecoupage.layers._registry import LayerSpec, SourceSpec, get_spec
+from geodecoupage.layers.territory import _pyogrio_read
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,17 @@ def standardise(
     if out["code"].duplicated().any() and out["code"].notna().all():
         n_before = len(out)
         geom = out.geometry.name
+        geoms = out.geometry.to_numpy()
+        finite = _finite_rows(geoms)
+        if not finite.all():
+            bad_codes = sorted(set(out.loc[~finite, "code"].astype(str)))
+            msg = (
+                f"Layer {spec.key!r}: {int((~finite).sum())} feature(s) have "
+                f"non-finite coordinates (NaN or infinity), codes "
+                f"{', '.join(bad_codes[:5])}{' …' if len(bad_codes) > 5 else ''}. "
+                f"The file is damaged; download it again or fix those features."
+            )
+            raise LayerReadError(msg)
         # dissolving needs valid input; the full repair happens later in read_layer
         bad = ~out.geometry.is_valid.to_numpy() & out.geometry.notna().to_numpy()
         if bad.any():
@@ -185,6 +197,15 @@ def standardise(
     ordered = ["code", "nom", "layer", *source.parents, *source.extra]
     ordered += [c for c in out.columns if c not in ordered and c != out.geometry.name]
     return out[[*ordered, out.geometry.name]].set_index("code")
+
+
+def _finite_rows(geoms: np.ndarray) -> np.ndarray:
+    """True for each geometry whose coordinates are all finite (or that is None)."""
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    bad = np.unique(index[~np.isfinite(coords).all(axis=1)])
+    ok = np.ones(len(geoms), dtype=bool)
+    ok[bad] = False
+    return ok
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
@@ -215,7 +236,9 @@ def _read_file(path: Path, key: str) -> gpd.GeoDataFrame:
         )
         raise LayerReadError(msg)
     try:
-        return gpd.read_file(path, engine="pyogrio")
+        # the same reader as read_territory: GDAL/shapely warnings about NaN
+        # coordinates or odd geometry are not leaked; validation reports them
+        return _pyogrio_read(path)
     except Exception as err:  # pyogrio raises several DataSourceError types
         msg = (
             f"Layer {key!r}: cannot read {str(path)!r} ({err}). The file is damaged or "

@@ -179,12 +179,6 @@ def _loader_list_code(d: Path) -> Path:
     return loader_file(d, [feature("01", square(0)), listed])
 
 
-LOADER_WARNING = (
-    "read_layer lets a {what} escape (read_territory turns the same input into its "
-    "own warnings or error): catch pyogrio/GDAL and shapely warnings in "
-    "layers/_loader.py as read_territory does."
-)
-
 CASES = [
     FuzzCase("empty-polygon-and-unclosed-ring", _empty_and_unclosed),
     FuzzCase(
@@ -230,46 +224,29 @@ CASES = [
         "loader-duplicate-code-with-an-infinite-coordinate",
         _loader_duplicate_infinite,
         kind="loader",
-        xfail="read_layer: the duplicate-code dissolve in layers/_loader.py "
-        "(standardise) calls shapely.make_valid on a part with an infinite "
-        "coordinate and a raw GEOSException (IllegalArgumentException) escapes, "
-        "before the non-finite-coordinates check; a traceback in `layers check`.",
     ),
     FuzzCase(
         "loader-nan-coordinate",
         _loader_nan,
         kind="loader",
-        xfail=LOADER_WARNING.format(
-            what="numpy RuntimeWarning 'invalid value encountered in from_wkb'"
-        ),
         cli_ok=True,
     ),
     FuzzCase(
         "loader-one-dimensional-position",
         _loader_one_dimensional_position,
         kind="loader",
-        xfail=LOADER_WARNING.format(
-            what="GDAL RuntimeWarning 'OGRGeoJSONReadRawPoint(): Invalid coord "
-            "dimension'"
-        ),
         cli_ok=True,
     ),
     FuzzCase(
         "loader-geometry-without-type",
         _loader_geometry_without_type,
         kind="loader",
-        xfail=LOADER_WARNING.format(
-            what="GDAL RuntimeWarning 'Unsupported geometry type detected'"
-        ),
         cli_ok=True,
     ),
     FuzzCase(
         "loader-code-as-a-json-list",
         _loader_list_code,
         kind="loader",
-        xfail=LOADER_WARNING.format(
-            what="geopandas UserWarning 'Could not parse column ... as JSON'"
-        ),
         cli_ok=True,
     ),
 ]
