@@ -649,7 +649,19 @@ def read_territory(
             stacklevel=2,
         )
     gdf = _set_crs(gdf, crs, shown=shown, no_prj=read.no_prj)
+    part_changes: tuple[str, ...] = ()
     if dissolve and gdf.index.has_duplicates and gdf.index.notna().all():
+        # The parts are checked (non-finite coordinates, non-polygons...) and, when
+        # repairing, made valid *before* the union: GEOS cannot union them otherwise.
+        pre = validate_layer(gdf, name=label, tiles=False, _validity=not repair)
+        fatal = [
+            i for i in _pre_errors(pre, repair=repair) if i.code != "duplicate-code"
+        ]
+        if fatal:
+            raise LayerValidationError(label, fatal)
+        if repair:
+            fixed = repair_layer(gdf, name=label)
+            gdf, part_changes = fixed.gdf, fixed.changes
         n = len(gdf)
         geom = gdf.geometry.name
         parts = gdf.reset_index()
@@ -672,10 +684,10 @@ def read_territory(
             f"the declared CRS."
         )
         raise LayerReadError(msg) from err
-    changes: tuple[str, ...] = ()
+    changes: tuple[str, ...] = part_changes
     if repair:
         result = repair_layer(gdf, name=label)
-        gdf, changes = result.gdf, result.changes
+        gdf, changes = result.gdf, changes + result.changes
         if changes:
             warnings.warn(
                 "Repaired: " + "; ".join(changes) + ".",

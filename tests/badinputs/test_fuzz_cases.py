@@ -186,18 +186,12 @@ CASES = [
         _dissolve_invalid,
         kwargs={"dissolve": True},
         cli_flags=("--dissolve",),
-        xfail="read_territory(dissolve=True) dissolves duplicate codes before "
-        "validating or repairing their geometry: a self-intersecting part makes "
-        "GeoDataFrame.dissolve raise a raw shapely GEOSException (TopologyException) "
-        "in the library, and a traceback in `layers check --file --dissolve`.",
     ),
     FuzzCase(
         "dissolve-with-a-self-intersecting-part-no-repair",
         _dissolve_invalid,
         kwargs={"dissolve": True, "repair": False},
         cli_flags=("--dissolve", "--no-repair"),
-        xfail="same as dissolve-with-a-self-intersecting-part, with repair=False: "
-        "expected LayerValidationError (invalid-geometry), got GEOSException.",
         must_raise=True,
     ),
     FuzzCase(
@@ -213,11 +207,6 @@ CASES = [
         _dissolve_infinite,
         kwargs={"dissolve": True},
         cli_flags=("--dissolve",),
-        xfail="read_territory(dissolve=True) unions the parts of a code before "
-        "checking coordinates: a part with an infinite coordinate makes the unit "
-        "empty, it is dropped instead of raising LayerValidationError "
-        "(non-finite-coordinates), and numpy's RuntimeWarning 'invalid value "
-        "encountered in unary_union' leaks.",
         must_raise=True,
     ),
     FuzzCase(
