@@ -660,8 +660,8 @@ def read_territory(
         if fatal:
             raise LayerValidationError(label, fatal)
         if repair:
-            fixed = repair_layer(gdf, name=label)
-            gdf, part_changes = fixed.gdf, fixed.changes
+            repaired = repair_layer(gdf, name=label)
+            gdf, part_changes = repaired.gdf, repaired.changes
         n = len(gdf)
         geom = gdf.geometry.name
         parts = gdf.reset_index()
