@@ -56,11 +56,12 @@ browser-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "warning: no chromium; browser tests will be skipped (install Debian's chromium)"; fi; }
 
-# One pytest run: unit, real-data, bad-input and browser tests, doctests of the
-# package and the README, and every notebook (nbmake).
+# Unit, real-data, bad-input and browser tests and every notebook (nbmake); then
+# the doctests of the package and the README (a separate run: --doctest-modules
+# would import the tests' conftest files as modules).
 pytest: $(STAMP) browser-deps
-	$(BIN)/python -m pytest tests geodecoupage README.md notebooks \
-	  --doctest-modules --doctest-glob=README.md --nbmake --nbmake-timeout=300
+	$(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=300
+	$(BIN)/python -m pytest geodecoupage README.md --doctest-modules --doctest-glob=README.md
 
 test: lint typecheck pytest
 
