@@ -361,13 +361,16 @@ def _check_geometry(
     usable = present & finite
     check = usable & np.isin(types, (3, 6)) & validity
     valid = np.ones(len(geoms), dtype=bool)
-    if check.any():
-        valid[check] = shapely.is_valid(geoms[check])
-    invalid = check & ~valid
+    # huge but finite coordinates (e.g. -1e308) overflow inside GEOS's predicates;
+    # the geometry is reported below, numpy's overflow warning is not a finding
+    with np.errstate(all="ignore"):
+        if check.any():
+            valid[check] = shapely.is_valid(geoms[check])
+        invalid = check & ~valid
+        first = np.flatnonzero(invalid)[:1]
+        reason = shapely.is_valid_reason(geoms[first[0]]) if invalid.any() else ""
     if invalid.any():
         codes = _codes_text(index, invalid)
-        first = np.flatnonzero(invalid)[:1]
-        reason = shapely.is_valid_reason(geoms[first[0]])
         issues.append(
             Issue(
                 "error",

@@ -233,10 +233,6 @@ CASES = [
         _huge_coordinate,
         kwargs={"repair": False},
         cli_flags=("--no-repair",),
-        xfail="with repair=False, validation of a -1e308 coordinate lets numpy's "
-        "RuntimeWarning 'overflow encountered in is_valid_reason' (shapely) escape "
-        "read_territory beside its LayerValidationError (the CLI exits 1 cleanly); "
-        "wrap the validity check of layers/validate.py in np.errstate.",
         cli_ok=True,
         must_raise=True,
     ),
