@@ -12,20 +12,18 @@ pairwise polygon intersection:
 2. **Interior shortcut.** A piece that covers its whole cell is flagged *full* and
    contributes no linework: its unit is known for every face of the cell without
    any geometric test. Most of the territory falls in such cells.
-3. **Linework.** Every vertex was rounded to the snapping grid before clipping
-   (quadtree split lines run half-way between grid lines, so no vertex lies on
-   them). In each cell every border segment is kept once (the border between two units
+3. **Linework.** In each cell the borders of the other pieces are rounded to the
+   snapping grid, and every segment is kept once (the border between two units
    of a layer, or a border shared by layers drawn from the same source, would
    otherwise be noded again and again; near-collinear duplicates are the most
    expensive input a noder can get).
-4. **Arrangement.** The linework of each cell is noded once (``union_all``:
-   GEOS OverlayNG noding, exact floating intersections with its own robust
-   fallback) and polygonised into faces. Input vertices lie on the grid, new
-   intersection points are exact.
+4. **Arrangement.** The linework of each cell is noded once (``union_all`` with
+   ``grid_size``: GEOS snap-rounding, so every vertex lies on the grid) and
+   polygonised into faces.
 5. **Labels.** Each face takes, for each layer, the unit whose piece contains a
    point inside the face (STRtree query with prepared pieces), or ``-1``.
-6. **Edges.** Face borders are matched segment by segment on exact coordinates
-   (cell borders cut at every vertex of both sides), which gives the
+6. **Edges.** Face borders are matched segment by segment in integer grid
+   coordinates (cell borders cut at every vertex of both sides), which gives the
    exact adjacency between faces with the shared length. The atlas uses it to
    merge slivers into the neighbour with the longest shared border and to
    dissolve faces into atoms without any polygon union.
@@ -72,7 +70,7 @@ class Edges:
         Face on the left and on the right of the segment run from ``(x0, y0)`` to
         ``(x1, y1)`` (``-1``: no face on that side).
     xy
-        ``(n, 4)`` end points ``x0, y0, x1, y1`` (CRS units), with
+        ``(n, 4)`` int64 end points ``x0, y0, x1, y1`` in grid units, with
         ``(x0, y0) < (x1, y1)`` in lexicographic order.
     length
         Length in CRS units (metres).
@@ -80,7 +78,7 @@ class Edges:
 
     left: IntArray
     right: IntArray
-    xy: FloatArray
+    xy: IntArray
     length: FloatArray
 
 
@@ -91,8 +89,7 @@ class Arrangement:
     Attributes
     ----------
     faces
-        Single Polygons in the input CRS (input vertices rounded to the grid,
-        intersection points exact); they do not
+        Single Polygons in the input CRS, vertices on the grid; they do not
         overlap and their union is the union of the layers (and of the holes
         between them inside a quadtree cell, labelled ``-1`` everywhere).
     units
@@ -213,7 +210,7 @@ def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
     return np.arange(total, dtype=np.int64) - offsets + np.repeat(starts, counts)
 
 
-def _run_starts(*keys: npt.NDArray[np.generic]) -> BoolArray:
+def _run_starts(*keys: npt.NDArray[np.int64]) -> BoolArray:
     """True where a row of the (sorted) key columns differs from the previous."""
     n = len(keys[0])
     first = np.ones(n, dtype=bool)
@@ -258,25 +255,6 @@ def _chunked(
     return [np.concatenate([r[i] for r in results]) for i in range(len(results[0]))]
 
 
-# -- 0. snapping ---------------------------------------------------------------------
-
-
-def snap(geoms: GeomArray, grid: float) -> GeomArray:
-    """Round every vertex to the *grid*; repair the few polygons this invalidates.
-
-    Rounding is pointwise (``shapely.set_precision(mode="pointwise")``, fast);
-    a polygon that becomes invalid (a ring touching itself, a collapsed part) is
-    snapped again with GEOS's topology-preserving precision reduction instead.
-    Parts that collapse are dropped.
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    out = np.asarray(shapely.set_precision(geoms, grid, mode="pointwise"), dtype=object)
-    bad = np.flatnonzero(~shapely.is_valid(out))
-    if len(bad):
-        out[bad] = shapely.set_precision(geoms[bad], grid)
-    return out
-
-
 # -- 1. quadtree -------------------------------------------------------------------
 
 
@@ -316,10 +294,7 @@ def _quadtree(
     """Clip every layer into the leaves of one grid-aligned quadtree."""
     sets = []
     for li, arr in enumerate(layers):
-        rounded = shapely.set_precision(
-            np.asarray(arr, dtype=object), grid, mode="pointwise"
-        )
-        parts, idx = explode_polygons(rounded)
+        parts, idx = explode_polygons(np.asarray(arr, dtype=object))
         n = len(parts)
         sets.append(
             _Pieces(
@@ -344,7 +319,7 @@ def _quadtree(
         dtype=np.float64,
     )
     min_side = _MIN_CELL_GRID_UNITS * grid
-    n_clip = n_redo = 0
+    n_clip = 0
     ncoord = shapely.get_num_coordinates(ps.geom).astype(np.float64)
     while True:
         nf = ~ps.full
@@ -355,10 +330,8 @@ def _quadtree(
             break
         split_ids = np.flatnonzero(split)
         x0, y0, x1, y1 = (cells[split_ids, k] for k in range(4))
-        # split lines half-way between grid lines: snapped vertices never lie on
-        # them, which keeps the rectangle clipper away from its degenerate cases
-        xm = np.floor((x0 + x1) / 2.0 / grid) * grid + grid / 2.0
-        ym = np.floor((y0 + y1) / 2.0 / grid) * grid + grid / 2.0
+        xm = np.floor((x0 + x1) / 2.0 / grid) * grid
+        ym = np.floor((y0 + y1) / 2.0 / grid) * grid
         children = np.stack(
             [
                 np.column_stack([x0, y0, xm, ym]),
@@ -386,22 +359,7 @@ def _quadtree(
         todo = np.flatnonzero(~mv.full)
         hit = todo[_bbox_overlap(shapely.bounds(mv.geom[todo]), cb[todo])]
         n_clip += len(hit)
-        raw = _clip_many(mv.geom[hit], cb[hit])
-        # safety net: the children of a piece must hold its whole area; where
-        # the fast clipper lost some, clip again with a full intersection
-        src_piece = hit // 4
-        got = np.bincount(src_piece, weights=shapely.area(raw), minlength=len(moving))
-        want = shapely.area(ps.geom[moving])
-        lost = np.flatnonzero(
-            ~ps.full[moving] & (np.abs(got - want) > 1e-9 * want + 1e-6)
-        )
-        if len(lost):
-            redo = np.flatnonzero(np.isin(src_piece, lost))
-            raw[redo] = shapely.intersection(
-                mv.geom[hit[redo]], _cell_boxes(cb[hit[redo]])
-            )
-            n_redo += len(lost)
-        clipped, src = explode_polygons(raw)
+        clipped, src = explode_polygons(_clip_many(mv.geom[hit], cb[hit]))
         cut = mv.take(hit[src])
         cut.geom = clipped
         isfull = _is_full(clipped, cells[cut.cell])
@@ -410,24 +368,8 @@ def _quadtree(
         ps = _Pieces.concat([stay, mv.take(mv.full), cut])
         ncoord = shapely.get_num_coordinates(ps.geom).astype(np.float64)
 
-    # rounding vertices can leave a ring touching itself or a collapsed spike:
-    # repair those pieces (small, after clipping) with GEOS precision reduction
-    nf_idx = np.flatnonzero(~ps.full)
-    bad = nf_idx[~shapely.is_valid(ps.geom[nf_idx])]
-    if len(bad):
-        fixed, src = explode_polygons(shapely.set_precision(ps.geom[bad], grid))
-        repaired = ps.take(bad[src])
-        repaired.geom = fixed
-        keep = np.ones(len(ps.geom), dtype=bool)
-        keep[bad] = False
-        ps = _Pieces.concat([ps.take(keep), repaired])
-        logger.debug("quadtree: %d pieces repaired after rounding", len(bad))
     used, inverse = np.unique(ps.cell, return_inverse=True)
     ps.cell = inverse.astype(np.int64).ravel()
-    if n_redo:
-        logger.info(
-            "quadtree: %d pieces clipped again with a full intersection", n_redo
-        )
     return ps, cells[used], n_clip
 
 
@@ -439,15 +381,16 @@ def _cell_linework(
 ) -> GeomArray:
     """One MultiLineString per cell: the deduplicated borders of its pieces.
 
-    Each segment is kept once (exact coordinates: the layers were snapped before
-    clipping), and consecutive kept segments are rejoined into polylines. The
-    cell's own boundary is added so that every face of the cell closes.
+    Vertices are rounded to the grid; each segment is kept once, and consecutive
+    kept segments are rejoined into polylines. The cell's own boundary is added
+    so that every face of the cell closes.
     """
     n_cells = len(cells)
     rings, ring_src = shapely.get_parts(shapely.boundary(geoms), return_index=True)
     rings, sub = shapely.get_parts(rings, return_index=True)  # polygons with holes
     ring_cell = cell[np.asarray(ring_src)[sub]]
     coords, cidx = shapely.get_coordinates(rings, return_index=True)
+    coords = np.round(coords / grid) * grid
     same = cidx[1:] == cidx[:-1]
     a, b = coords[:-1], coords[1:]
     seg = np.flatnonzero(same & ((a[:, 0] != b[:, 0]) | (a[:, 1] != b[:, 1])))
@@ -487,7 +430,7 @@ def _faces(
     """Node and polygonise the linework of every cell; return faces and a point."""
 
     def run(ids: IntArray) -> list[npt.NDArray[np.generic]]:
-        noded = shapely.union_all(linework[ids][:, None], axis=1)
+        noded = shapely.union_all(linework[ids][:, None], grid_size=grid, axis=1)
         polys = shapely.polygonize(np.asarray(noded, dtype=object)[:, None])
         faces, local = shapely.get_parts(polys, return_index=True)
         faces = np.asarray(faces, dtype=object)
@@ -560,7 +503,7 @@ def _face_edges(
     # counter-clockwise or a hole clockwise
     ring_left = np.asarray(shapely.is_ccw(rings), dtype=bool) == is_shell
     coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
-    q = np.asarray(coords, dtype=np.float64)
+    q = np.rint(coords / grid).astype(np.int64)
     same = ring_idx[1:] == ring_idx[:-1]
     a, b = q[:-1][same], q[1:][same]
     r = ring_idx[:-1][same]
@@ -570,7 +513,7 @@ def _face_edges(
 
     # cut the segments lying on a cell border at every vertex met on that line,
     # so both sides of a border between cells of different sizes match
-    cb = cells[face_cell[face]]
+    cb = np.rint(cells / grid).astype(np.int64)[face_cell[face]]
     vert = (a[:, 0] == b[:, 0]) & ((a[:, 0] == cb[:, 0]) | (a[:, 0] == cb[:, 2]))
     horiz = (a[:, 1] == b[:, 1]) & ((a[:, 1] == cb[:, 1]) | (a[:, 1] == cb[:, 3]))
     horiz &= ~vert
@@ -597,31 +540,28 @@ def _face_edges(
     start = np.flatnonzero(first)
     xy = np.column_stack([lo[start], hi[start]])
     d = (xy[:, 2:] - xy[:, :2]).astype(np.float64)
-    length = np.hypot(d[:, 0], d[:, 1])
+    length = np.hypot(d[:, 0], d[:, 1]) * grid
     return Edges(f_left, f_right, xy, length), anomalies
 
 
 def _cut_border(
-    a: FloatArray,
-    b: FloatArray,
+    a: IntArray,
+    b: IntArray,
     face: IntArray,
     left: BoolArray,
     border: IntArray,
     is_v: BoolArray,
-) -> tuple[FloatArray, FloatArray, IntArray, BoolArray]:
+) -> tuple[IntArray, IntArray, IntArray, BoolArray]:
     """Split border segments at every vertex lying on the same border line."""
     axis_val = np.where(is_v, a[border, 0], a[border, 1])
     t0 = np.where(is_v, a[border, 1], a[border, 0])
     t1 = np.where(is_v, b[border, 1], b[border, 0])
     t_lo, t_hi = np.minimum(t0, t1), np.maximum(t0, t1)
-    line_id = _row_ids(np.column_stack([is_v.astype(np.float64), axis_val]))
-    # exact ranks of the positions along the lines, then integer keys
-    t_all = np.unique(np.concatenate([t_lo, t_hi]))
-    r_lo = np.searchsorted(t_all, t_lo)
-    r_hi = np.searchsorted(t_all, t_hi)
-    span = len(t_all) + 1
-    k_lo = line_id * span + r_lo
-    k_hi = line_id * span + r_hi
+    line_id = _row_ids(np.column_stack([is_v.astype(np.int64), axis_val]))
+    tmin = int(t_lo.min())
+    span = int(t_hi.max()) - tmin + 1
+    k_lo = line_id * span + (t_lo - tmin)
+    k_hi = line_id * span + (t_hi - tmin)
     ev = np.unique(np.concatenate([k_lo, k_hi]))
     i0 = np.searchsorted(ev, k_lo, side="right")
     i1 = np.searchsorted(ev, k_hi, side="left")
@@ -631,10 +571,13 @@ def _cut_border(
     rep = np.repeat(np.arange(nb), n_sub)
     # n_sub + 1 cut points per segment: t_lo, the inner events, t_hi
     pstart = np.cumsum(n_sub + 1) - (n_sub + 1)
-    pts = np.empty(int((n_sub + 1).sum()), dtype=np.float64)
+    pts = np.empty(int((n_sub + 1).sum()), dtype=np.int64)
     pts[pstart] = t_lo
     pts[pstart + n_sub] = t_hi
-    pts[_ranges(pstart + 1, n_inner)] = t_all[ev[_ranges(i0, n_inner)] % span]
+    inner_owner = np.repeat(np.arange(nb), n_inner)
+    pts[_ranges(pstart + 1, n_inner)] = (
+        ev[_ranges(i0, n_inner)] - line_id[inner_owner] * span + tmin
+    )
     s = np.arange(len(rep)) + rep  # start point of each sub-segment
     s0, s1 = pts[s], pts[s + 1]
     av, v = axis_val[rep], is_v[rep]
@@ -785,7 +728,7 @@ def dissolve(
     coords, ring_of, ring_group = _split_touching(coords, ring_of, ring_group)
     ring_area = _ring_areas(coords, ring_of)
     n_rings = len(ring_group)
-    xy = coords
+    xy = coords.astype(np.float64) * grid
     order_first = np.searchsorted(ring_of, np.arange(n_rings))
     linear = shapely.linearrings(xy, indices=ring_of)
     shell = ring_area > 0
@@ -803,8 +746,7 @@ def dissolve(
         normal = (
             np.column_stack([d[:, 1], -d[:, 0]]) / np.hypot(d[:, 0], d[:, 1])[:, None]
         )
-        seg_len = np.hypot(d[:, 0], d[:, 1])[:, None]
-        probe = (a0 + a1) / 2.0 + np.minimum(1e-4, 1e-3 * seg_len) * normal
+        probe = ((a0 + a1) / 2.0 + 1e-3 * normal) * grid
         tree = shapely.STRtree(shells_poly)
         h_i, s_j = tree.query(shapely.points(probe), predicate="within")
         same = ring_group[hole_ids[h_i]] == ring_group[shell_ids[s_j]]
@@ -857,7 +799,7 @@ def _repair(
     got = shapely.area(out)
     bad = np.flatnonzero(np.abs(got - want) > 1e-9 * want + grid * grid)
     for g in bad:
-        geom = shapely.union_all(faces[face_group == g])
+        geom = shapely.union_all(faces[face_group == g], grid_size=grid)
         out[g] = geom
         n_parts[g] = len(explode_polygons(np.array([geom], dtype=object))[0])
     if len(bad):
@@ -865,8 +807,8 @@ def _repair(
 
 
 def _split_touching(
-    coords: FloatArray, ring_of: IntArray, ring_group: IntArray
-) -> tuple[FloatArray, IntArray, IntArray]:
+    coords: IntArray, ring_of: IntArray, ring_group: IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
     """Split rings that pass through a vertex twice into simple loops.
 
     Where a hole touches its shell at one vertex, tracing can produce one ring
@@ -887,7 +829,7 @@ def _split_touching(
         return coords, ring_of, ring_group
     starts = np.searchsorted(ring_of, np.arange(len(ring_group)))
     ends = np.append(starts[1:], len(ring_of))
-    new_coords: list[FloatArray] = []
+    new_coords: list[IntArray] = []
     new_group: list[int] = []
     for r in bad:
         seq = list(range(int(starts[r]), int(ends[r]) - 1))  # without the closure
@@ -922,22 +864,20 @@ def _split_touching(
     return np.concatenate(parts), np.concatenate(ids), groups
 
 
-def _ring_areas(coords: FloatArray, ring_of: IntArray) -> FloatArray:
-    """Signed (shoelace) area of each closed ring, in CRS units squared."""
-    n = int(ring_of[-1]) + 1
-    first = np.searchsorted(ring_of, np.arange(n))
-    origin = coords[first][ring_of]  # shift each ring near 0: fewer cancellations
-    x = coords[:, 0] - origin[:, 0]
-    y = coords[:, 1] - origin[:, 1]
+def _ring_areas(coords: IntArray, ring_of: IntArray) -> FloatArray:
+    """Signed (shoelace) area of each closed ring, in grid units squared."""
+    x = coords[:, 0].astype(np.float64)
+    y = coords[:, 1].astype(np.float64)
     same = ring_of[1:] == ring_of[:-1]
     cross = np.zeros(len(x))
     cross[:-1] = np.where(same, x[:-1] * y[1:] - x[1:] * y[:-1], 0.0)
+    n = int(ring_of[-1]) + 1
     return np.asarray(np.bincount(ring_of, weights=cross, minlength=n) / 2.0)
 
 
 def _trace_rings(
-    grp: IntArray, p0: FloatArray, p1: FloatArray
-) -> tuple[tuple[FloatArray, IntArray], IntArray]:
+    grp: IntArray, p0: IntArray, p1: IntArray
+) -> tuple[tuple[IntArray, IntArray], IntArray]:
     """Chain directed edges (group on the left) into closed rings.
 
     Returns
@@ -984,67 +924,60 @@ def _trace_rings(
         wrap = best < 0
         best[wrap] = (rs + rl - 1)[wrap]
         nxt[multi] = order[best]
-    order = _cycle_order(nxt)
-    pts = p0[order]
-    # ring of each edge in walk order: a new ring starts where the walk jumps
-    is_head = np.ones(n, dtype=bool)
-    is_head[1:] = nxt[order[:-1]] != order[1:]
-    r_of = np.cumsum(is_head) - 1
-    ring_first_edge = order[is_head]
-    # close every ring: repeat its first vertex at the end
-    n_rings = len(ring_first_edge)
-    firsts = np.flatnonzero(is_head)
-    coords = np.insert(pts, np.append(firsts[1:], len(pts)), pts[firsts], axis=0)
-    ring_of = np.insert(r_of, np.append(firsts[1:], len(r_of)), np.arange(n_rings))
-    return (coords, ring_of), grp[ring_first_edge]
-
-
-def _cycle_order(nxt: IntArray) -> IntArray:
-    """Walk every cycle of the permutation *nxt*; return the visit order.
-
-    Cycles are found with scipy's connected components; each is cut before its
-    smallest element, the cycles are chained one after the other into a single
-    path, and that path is walked by a depth-first traversal (compiled code,
-    linear time).
-    """
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import connected_components, depth_first_order
-
-    n = len(nxt)
-    idx = np.arange(n, dtype=np.int64)
-    ones = np.ones(n, dtype=np.int8)
-    graph = csr_matrix((ones, (idx, nxt)), shape=(n, n))
-    _, label = connected_components(graph, directed=True, connection="weak")
-    head = np.full(int(label.max()) + 1, n, dtype=np.int64)
-    np.minimum.at(head, label, idx)
-    head.sort()
+    # cycles of the permutation: label = smallest edge id of its cycle
+    # (after k doublings a label is the minimum over 2**k successive edges)
+    label = np.arange(n, dtype=np.int64)
+    jump = nxt.copy()
+    for _ in range(max(1, int(np.ceil(np.log2(n + 1))))):
+        label = np.minimum(label, label[jump])
+        jump = jump[jump]
+    # rank of each edge in its cycle, counted from the cycle's smallest edge
+    head = label == np.arange(n)
+    succ = nxt.copy()
     pred = np.empty(n, dtype=np.int64)
-    pred[nxt] = idx
-    tail = pred[head]
-    chained = nxt.copy()
-    chained[tail[:-1]] = head[1:]  # end of each cycle -> start of the next
-    src = np.delete(idx, tail[-1])
-    path = csr_matrix((ones[:-1], (src, chained[src])), shape=(n, n))
-    walk = depth_first_order(
-        path, int(head[0]), directed=True, return_predecessors=False
+    pred[nxt] = np.arange(n)
+    succ[pred[head]] = -1  # cut each cycle before its head
+    dist = np.where(succ >= 0, 1, 0).astype(np.int64)
+    ptr = succ.copy()
+    while (ptr >= 0).any():
+        live = ptr >= 0
+        dist[live] += np.where(ptr[live] >= 0, dist[ptr[live]], 0)
+        ptr_next = np.full(n, -1, dtype=np.int64)
+        ptr_next[live] = ptr[ptr[live]]
+        ptr = ptr_next
+    ring_ids, ring_of_edge = np.unique(label, return_inverse=True)
+    ring_of_edge = ring_of_edge.ravel()
+    # position from the head = (cycle length - 1) - distance to the cut end
+    length = np.bincount(ring_of_edge)
+    position = (length[ring_of_edge] - 1) - dist
+    o = np.lexsort((position, ring_of_edge))
+    pts = p0[o]
+    r_of = ring_of_edge[o]
+    # close every ring: repeat its first vertex at the end
+    firsts = np.searchsorted(r_of, np.arange(len(ring_ids)))
+    coords = np.insert(pts, np.append(firsts[1:], len(pts)), pts[firsts], axis=0)
+    ring_of = np.insert(
+        r_of, np.append(firsts[1:], len(r_of)), np.arange(len(ring_ids))
     )
-    return np.asarray(walk, dtype=np.int64)
+    return (coords, ring_of), grp[ring_ids]
 
 
-def _row_ids(rows: npt.NDArray[np.generic]) -> IntArray:
-    """Dense id of each distinct row of a 2-D array (ids follow sorted order)."""
-    cols = [rows[:, k] for k in range(rows.shape[1])]
-    order = np.lexsort(cols[::-1])
-    first = _run_starts(*(c[order] for c in cols))
-    ids = np.empty(len(rows), dtype=np.int64)
-    ids[order] = np.cumsum(first) - 1
-    return ids
+def _row_ids(rows: IntArray) -> IntArray:
+    """Dense id of each distinct row of a two-column int array (sorted order)."""
+    lo = rows.min(axis=0)
+    span = int(rows[:, 1].max() - lo[1]) + 1
+    key = (rows[:, 0] - lo[0]) * span + (rows[:, 1] - lo[1])
+    _, inv = np.unique(key, return_inverse=True)
+    return np.asarray(inv, dtype=np.int64).ravel()
 
 
 def _search_rows(table: IntArray, q: IntArray) -> IntArray:
-    """Row index of each row of *q* in *table* (``-1`` when absent)."""
-    ids = _row_ids(np.concatenate([table, q]))
-    t_ids, q_ids = ids[: len(table)], ids[len(table) :]
-    pos = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
-    pos[t_ids] = np.arange(len(table))
-    return pos[q_ids]
+    """Row index of each row of *q* in the lexicographically sorted *table*."""
+    lo = np.min(np.concatenate([table, q]), axis=0)
+    hi = np.max(np.concatenate([table, q]), axis=0)
+    span = hi[1] - lo[1] + 1
+    tk = (table[:, 0] - lo[0]) * span + (table[:, 1] - lo[1])
+    qk = (q[:, 0] - lo[0]) * span + (q[:, 1] - lo[1])
+    pos = np.searchsorted(tk, qk)
+    pos = np.minimum(pos, len(tk) - 1)
+    return np.where(tk[pos] == qk, pos, -1)
