@@ -472,9 +472,14 @@ def fuzz_one(
     The corpus (seeds, then every input libFuzzer found interesting) is kept in
     ``<corpus_root>/<target>`` so a later run starts where this one stopped.
     """
-    base = Path(tempfile.mkdtemp(prefix=f"gdc-fuzz-{target}-"))
+    root = corpus_root or DEFAULT_CORPUS
+    # scratch space, emptied at each start: libFuzzer ends the process with exit(),
+    # so atexit clean-up does not run under atheris
+    base = root.parent / f"{root.name}-scratch" / target
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
     atexit.register(shutil.rmtree, base, ignore_errors=True)
-    corpus = (corpus_root or DEFAULT_CORPUS) / target
+    corpus = root / target
     corpus.mkdir(parents=True, exist_ok=True)
     for i, s in enumerate(seeds(target, base / "seeds")):
         (corpus / f"seed{i}").write_bytes(s)
