@@ -47,16 +47,6 @@ def client() -> Any:
         yield c
 
 
-# The local kernel changed after the dask engine mirrored it (commit a519f6b: exact
-# floating noding of snapped layers); the mirror in overlay/distributed.py has not
-# followed, so areas now differ by up to 2e-3 relative. Strict: these start failing
-# the suite as soon as the two engines agree again.
-KERNEL_DRIFT = pytest.mark.xfail(
-    strict=True,
-    reason="dask engine mirrors the pre-a519f6b local kernel; areas differ",
-)
-
-
 def assert_same_atlas(local: Atlas, other: Atlas, *, rtol: float = 1e-9) -> None:
     """Same atoms (codes, order, areas, population, outlines) and slivers."""
     assert other.layers == local.layers
@@ -97,7 +87,6 @@ def assert_same_atlas(local: Atlas, other: Atlas, *, rtol: float = 1e-9) -> None
     ("n_base", "npartitions", "seed"),
     [(100, 1, 0), (100, 5, 1), (400, 3, 2), (1000, 4, 3), (500, 16, 4)],
 )
-@KERNEL_DRIFT
 def test_same_atlas_as_local_on_synthetic_layers(
     client: Any, n_base: int, npartitions: int, seed: int
 ) -> None:
@@ -117,7 +106,6 @@ def test_same_atlas_as_local_on_synthetic_layers(
     assert kernel["edge_anomalies"] == 0
 
 
-@KERNEL_DRIFT
 def test_several_partitions_really_used(client: Any) -> None:
     """With a small max_load the quadtree is deep and the partitions share work."""
     layers = synthetic_layers(400, n_layers=3, seed=5, incoherence=0.2)
@@ -129,7 +117,6 @@ def test_several_partitions_really_used(client: Any) -> None:
     assert_same_atlas(build_atlas(layers, max_load=64), other)
 
 
-@KERNEL_DRIFT
 def test_same_atlas_with_population_and_slivers_kept(client: Any) -> None:
     layers = synthetic_layers(300, n_layers=2, seed=7, incoherence=0.5)
     base = layers.pop("base")
@@ -153,7 +140,6 @@ def test_same_atlas_with_population_and_slivers_kept(client: Any) -> None:
     assert other.atoms["population"].sum() == pytest.approx(pop["population"].sum())
 
 
-@KERNEL_DRIFT
 def test_same_atlas_on_the_demo_territory(client: Any) -> None:
     layers = demo_layers()
     pop = demo_population()
@@ -170,7 +156,6 @@ def test_same_atlas_on_the_demo_territory(client: Any) -> None:
     )
 
 
-@KERNEL_DRIFT
 def test_same_atlas_with_a_land_mask(client: Any) -> None:
     layers = synthetic_layers(200, n_layers=2, seed=8)
     x0, y0, x1, y1 = layers["base"].total_bounds
@@ -208,7 +193,6 @@ def _layer(geoms: list[shapely.Geometry], codes: list[str]) -> gpd.GeoDataFrame:
     )
 
 
-@KERNEL_DRIFT
 def test_an_atom_crossing_four_partitions_is_one_atom(client: Any) -> None:
     # a 2 x 2 grid of municipalities and one round district over the centre:
     # the first quadtree split, hence the partition edges, run through it
@@ -268,7 +252,6 @@ def test_an_atom_crossing_four_partitions_is_one_atom(client: Any) -> None:
     )
 
 
-@KERNEL_DRIFT
 def test_empty_partitions_and_more_partitions_than_cells(client: Any) -> None:
     # two islands far apart: most of the root cell is empty, and 64 partitions
     # are asked for far fewer cells holding pieces
@@ -318,7 +301,6 @@ def test_layers_without_any_polygon(client: Any) -> None:
     assert len(other.atoms) == len(local.atoms) == 0
 
 
-@KERNEL_DRIFT
 def test_dask_geopandas_layers_are_accepted(client: Any) -> None:
     dask_geopandas = pytest.importorskip("dask_geopandas")
     layers = synthetic_layers(150, n_layers=2, seed=9)
@@ -333,7 +315,6 @@ def test_dask_geopandas_layers_are_accepted(client: Any) -> None:
 # -- cluster handling and errors ---------------------------------------------------
 
 
-@KERNEL_DRIFT
 def test_default_local_cluster_is_started_and_closed() -> None:
     layers = synthetic_layers(100, n_layers=2, seed=10)
     other = build_atlas_dask(layers, n_workers=1, processes=False, npartitions=2)
