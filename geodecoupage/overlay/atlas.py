@@ -29,7 +29,6 @@ from geodecoupage.overlay import _engine
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "AREA_SEGMENT_M",
     "DEFAULT_MIN_AREA_M2",
     "DEFAULT_SLIVER_SHARE",
     "DEFAULT_SLIVER_WIDTH_M",
@@ -49,10 +48,6 @@ DEFAULT_MIN_AREA_M2 = 10_000.0
 DEFAULT_SLIVER_WIDTH_M = 20.0
 #: Share of a covering unit below which a thin piece is a sliver.
 DEFAULT_SLIVER_SHARE = 0.001
-
-#: Segments longer than this (m) are densified before areas are measured in the
-#: equal-area CRS, so that an area does not depend on how a border is split.
-AREA_SEGMENT_M = 1_000.0
 
 _AREA = "area_m2"
 _POP = "population"
@@ -654,10 +649,7 @@ def _face_areas(
     weights = shapely.get_num_coordinates(faces).astype(np.float64)
 
     def run(ids: npt.NDArray[np.int64]) -> list[npt.NDArray[np.generic]]:
-        # a straight EPSG:32198 segment is not straight in the equal-area CRS:
-        # densify long segments so that a face's area does not depend on how its
-        # borders are split between faces (error ~1e-10 at 1 km, ~1e-5 at 100 km)
-        return [area_m2(shapely.segmentize(faces[ids], AREA_SEGMENT_M))]
+        return [area_m2(faces[ids])]
 
     (out,) = _engine._chunked(run, weights, w)
     return np.asarray(out, dtype=np.float64)

@@ -19,25 +19,18 @@ from hypothesis import strategies as st
 import geopandas as gpd
 import shapely
 
-from geodecoupage.crs import area_m2 as _area_m2
+from geodecoupage.crs import area_m2
 from geodecoupage.errors import (
     InvalidParameterError,
     MissingCRSError,
     UnknownLayerError,
 )
 from geodecoupage.overlay import Atlas, build_atlas
-from geodecoupage.overlay.atlas import AREA_SEGMENT_M
 
 X0, Y0 = -250_000.0, 300_000.0
 KM = 1000.0
 CRS = "EPSG:32198"
 EXACT = {"min_area_m2": 0.0, "sliver_width_m": 0.0}  # no sliver merging
-
-
-def area_m2(geoms) -> np.ndarray:
-    """Equal-area areas measured like the atlas: long segments densified first."""
-    arr = np.asarray(getattr(geoms, "values", geoms), dtype=object)
-    return _area_m2(shapely.segmentize(arr, AREA_SEGMENT_M))
 
 
 def kbox(x1: float, y1: float, x2: float, y2: float) -> shapely.Polygon:
