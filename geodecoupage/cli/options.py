@@ -8,22 +8,9 @@ from typing import Any, TypeVar
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+from geodecoupage.layers._registry import LAYER_KEYS
 
-LAYER_KEYS = (
-    "regions",
-    "mrc",
-    "municipalites",
-    "rss",
-    "cisss",
-    "rls",
-    "clsc",
-    "css",
-    "cs_anglo",
-    "cs_statut",
-    "mtl_arrondissements",
-    "mtl_quartiers",
-)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _split_layers(
