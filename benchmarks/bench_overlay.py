@@ -195,15 +195,14 @@ def _overlap_area(pieces: Any, layers: dict[str, Any]) -> Any:
     """
     import numpy as np
 
-    zones = [_overlap_zone(g.geometry.values) for g in layers.values()]
-    zone = shapely.union_all(
-        [z for z in zones if not z.is_empty] or [shapely.Polygon()]
+    zones = np.concatenate(
+        [shapely.get_parts(_overlap_zone(g.geometry.values)) for g in layers.values()]
     )
     out = np.zeros(len(pieces))
-    if zone.is_empty:
+    if len(zones) == 0:
         return out
-    hit = np.flatnonzero(shapely.intersects(pieces, zone))
-    out[hit] = shapely.area(shapely.intersection(pieces[hit], zone))
+    i, j = shapely.STRtree(zones).query(pieces, predicate="intersects")
+    np.add.at(out, i, shapely.area(shapely.intersection(pieces[i], zones[j])))
     return out
 
 
@@ -258,12 +257,6 @@ def _child_pair(tool: str, pair: tuple[str, str]) -> dict[str, Any]:
 
         def run() -> Any:
             return build_atlas(dict(layers)).crosswalk(*pair)
-
-    elif tool == "atlas-1thread":
-        from geodecoupage.overlay import build_atlas
-
-        def run() -> Any:
-            return build_atlas(dict(layers), workers=1).crosswalk(*pair)
 
     elif tool == "tobler":
         from tobler.area_weighted.area_interpolate import _area_tables_binning
@@ -430,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n[4] pairwise crosswalk {pair[0]} x {pair[1]}")
     pairs: dict[str, Any] = {}
-    for tool in ("atlas", "atlas-1thread", "tobler", "maup"):
+    for tool in ("atlas", "tobler", "maup"):
         try:
             pairs[tool] = _in_child(_child_pair, tool, pair)
         except ImportError as err:

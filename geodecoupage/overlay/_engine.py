@@ -28,14 +28,12 @@ pairwise polygon intersection:
    merge slivers into the neighbour with the longest shared border and to
    dissolve faces into atoms without any polygon union.
 
-Steps 4 and 5 run in threads (shapely releases the GIL).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -220,12 +218,14 @@ def _run_starts(*keys: npt.NDArray[np.int64]) -> BoolArray:
 
 
 def default_workers() -> int:
-    """Threads used by the kernel: the CPUs available to this process, at most 4."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 4))
+    """Threads used by the kernel by default: 1.
+
+    The GEOS calls that dominate the kernel (``union_all`` along an axis,
+    ``polygonize``) hold the GIL in shapely 2.2: two threads took the same wall
+    time as one on the province (and two processes were slower, the geometry
+    going back and forth). ``workers=`` stays available for other builds.
+    """
+    return 1
 
 
 def _chunked(
@@ -637,8 +637,8 @@ def arrange(
     max_load
         A quadtree cell is split while its crossing pieces hold more vertices.
     workers
-        Threads for the noding and labelling steps (default: CPUs available, at
-        most 4).
+        Threads for the noding and labelling steps (default 1, see
+        :func:`default_workers`).
 
     Returns
     -------

@@ -405,7 +405,7 @@ def build_atlas(
     max_load
         Kernel tuning: vertices per quadtree cell before it is split.
     workers
-        Threads for the kernel (default: CPUs available, at most 4).
+        Threads for the kernel (default 1: the dominant GEOS calls hold the GIL).
 
     Returns
     -------
