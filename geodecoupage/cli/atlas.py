@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from geodecoupage.cli import options
+from geodecoupage.layers import LAYER_KEYS
 
 logger = logging.getLogger(__name__)
 
@@ -145,8 +146,8 @@ def build(
 
 
 @click.command("crosswalk")
-@click.argument("source", type=click.Choice(options.LAYER_KEYS))
-@click.argument("target", type=click.Choice(options.LAYER_KEYS))
+@click.argument("source", type=click.Choice(list(LAYER_KEYS)))
+@click.argument("target", type=click.Choice(list(LAYER_KEYS)))
 @click.option(
     "--weight",
     type=click.Choice(["area", "population"]),
