@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,36 +17,12 @@ import click
 
 from geodecoupage.cli import options
 from geodecoupage.layers import LAYER_KEYS
+from geodecoupage.reports.inputs import read_layers, read_population
 
 logger = logging.getLogger(__name__)
 
 _ATLAS_SUFFIXES = {".gpkg": "GPKG", ".parquet": "parquet", ".geoparquet": "parquet"}
 _XW_FORMATS = ("csv", "json", "gpkg")
-
-
-def _read(keys: Sequence[str], data_dir: Path | None) -> dict[str, Any]:
-    """Read catalogue layers; their warnings go to the log, not to stdout."""
-    from geodecoupage.layers import read_layer
-
-    out: dict[str, Any] = {}
-    for key in dict.fromkeys(keys):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            out[key] = read_layer(key, data_dir=data_dir)
-        for w in caught:
-            logger.warning("%s: %s", key, w.message)
-    return out
-
-
-def _surface(data_dir: Path | None) -> Any:
-    from geodecoupage.overlay.population import population_surface
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        surface = population_surface(data_dir=data_dir)
-    for w in caught:
-        logger.warning("population: %s", w.message)
-    return surface
 
 
 def _atlas_kwargs(min_area_m2: float | None, snap_m: float | None) -> dict[str, Any]:
@@ -123,10 +97,10 @@ def build(
         )
         raise click.UsageError(msg)
     check_writable(output, overwrite=overwrite)  # refuse before the long part
-    data = _read(layers, data_dir)
+    data = read_layers(layers, data_dir)
     kwargs = _atlas_kwargs(min_area_m2, snap_m)
     if population:
-        kwargs["population"] = _surface(data_dir)
+        kwargs["population"] = read_population(data_dir, required=True)
     result = build_atlas(data, **kwargs)
     atoms = result.atoms
     with atomic_path(output, overwrite=overwrite) as tmp:
@@ -209,10 +183,10 @@ def crosswalk(
         raise click.UsageError(msg)
     if output is not None:
         check_writable(output, overwrite=overwrite)
-    data = _read([source, target], data_dir)
+    data = read_layers([source, target], data_dir)
     kwargs = _atlas_kwargs(min_area_m2, snap_m)
     if weight == "population":
-        kwargs["population"] = _surface(data_dir)
+        kwargs["population"] = read_population(data_dir, required=True)
     result = build_atlas(data, **kwargs)
     table = result.crosswalk(
         source,

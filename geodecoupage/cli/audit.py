@@ -3,45 +3,15 @@
 from __future__ import annotations
 
 import logging
-import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from geodecoupage.cli import options
-from geodecoupage.errors import LayerUnavailableError
+from geodecoupage.reports.inputs import read_layers, read_population
 
 logger = logging.getLogger(__name__)
-
-
-def _read(keys: Sequence[str], data_dir: Path | None) -> dict[str, Any]:
-    from geodecoupage.layers import read_layer
-
-    out = {}
-    for key in keys:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            out[key] = read_layer(key, data_dir=data_dir)
-        for w in caught:
-            logger.warning("%s: %s", key, w.message)
-    return out
-
-
-def _population(data_dir: Path | None) -> Any:
-    from geodecoupage.overlay.population import population_surface
-
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            surface = population_surface(data_dir=data_dir)
-    except LayerUnavailableError as err:
-        logger.warning("No population surface (%s); area weights only.", err)
-        return None
-    for w in caught:
-        logger.warning("population: %s", w.message)
-    return surface
 
 
 @click.command("audit")
@@ -120,7 +90,7 @@ def audit(
     read_keys = list(keys)
     if region is not None and "mrc" not in read_keys:
         read_keys.append("mrc")
-    data = _read(read_keys, data_dir)
+    data = read_layers(read_keys, data_dir)
     within = None
     if region is not None:
         sel = select_region(data, region=region)
@@ -131,7 +101,7 @@ def audit(
     if min_area_m2 is not None:
         kwargs["min_area_m2"] = min_area_m2
     if population:
-        surface = _population(data_dir)
+        surface = read_population(data_dir)
         if surface is not None:
             kwargs["population"] = surface
     atlas = build_atlas(data, **kwargs)

@@ -85,7 +85,8 @@ def _single_with_config(config: Any, params: dict[str, Any]) -> None:
     from geodecoupage._io import check_writable
     from geodecoupage.layers import read_layer
     from geodecoupage.metrics import OUTPUT_FILES
-    from geodecoupage.reports.batch import _population_surface, audit_territory
+    from geodecoupage.reports.batch import audit_territory
+    from geodecoupage.reports.inputs import read_population
 
     output: Path | None = params["output"]
     if output is not None and not params["overwrite"]:
@@ -104,7 +105,7 @@ def _single_with_config(config: Any, params: dict[str, Any]) -> None:
             data[key] = read_layer(key, data_dir=params["data_dir"])
         for w in caught:
             logger.warning("%s: %s", key, w.message)
-    population = _population_surface(params["data_dir"]) if config.population else None
+    population = read_population(params["data_dir"]) if config.population else None
     result = audit_territory(data, config=config, region=region, population=population)
     _emit_single(result, output=output, overwrite=params["overwrite"], lang=config.lang)
 

@@ -74,8 +74,9 @@ def map_(
       geodecoupage map --layers mtl_arrondissements,cisss --region 06 -o mtl.html
     """
     from geodecoupage._io import check_writable
-    from geodecoupage.cli.report import check_layer_keys, prepare, read_layers
+    from geodecoupage.cli.report import check_layer_keys, prepare
     from geodecoupage.maps import overlap_map, save_map
+    from geodecoupage.reports.inputs import read_layers
 
     keys = check_layer_keys(layers, at_least=1)
     if output is None:

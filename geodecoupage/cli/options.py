@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from geodecoupage.layers._registry import LAYER_KEYS
+from geodecoupage.layers._registry import LAYER_KEYS as LAYER_KEYS  # re-exported
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import click
 
 from geodecoupage.cli import options
-from geodecoupage.errors import LayerUnavailableError
+from geodecoupage.reports.inputs import read_layers, read_population
 
 logger = logging.getLogger(__name__)
 
@@ -25,35 +24,6 @@ class Prepared:
     atlas: Any
     within: dict[str, tuple[str, ...]] | None = None
     names: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-def read_layers(keys: Sequence[str], data_dir: Path | None) -> dict[str, Any]:
-    """Read each layer, logging (not raising) its quality warnings."""
-    from geodecoupage import layers as layer_io
-
-    out = {}
-    for key in keys:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            out[key] = layer_io.read_layer(key, data_dir=data_dir)
-        for w in caught:
-            logger.warning("%s: %s", key, w.message)
-    return out
-
-
-def _population_surface(data_dir: Path | None) -> Any:
-    from geodecoupage.overlay.population import population_surface
-
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            surface = population_surface(data_dir=data_dir)
-    except LayerUnavailableError as err:
-        logger.warning("No population surface (%s); area weights only.", err)
-        return None
-    for w in caught:
-        logger.warning("population: %s", w.message)
-    return surface
 
 
 def prepare(
@@ -82,7 +52,7 @@ def prepare(
     if min_area_m2 is not None:
         kwargs["min_area_m2"] = min_area_m2
     if population:
-        surface = _population_surface(data_dir)
+        surface = read_population(data_dir)
         if surface is not None:
             kwargs["population"] = surface
     atlas = build_atlas(data, **kwargs)

@@ -73,6 +73,7 @@ from geodecoupage.maps.html import html_table
 from geodecoupage.metrics import AuditResult
 from geodecoupage.reports._template import PAGE, REPORT_CSS
 from geodecoupage.reports.config import AuditConfig
+from geodecoupage.reports.inputs import read_population
 
 logger = logging.getLogger(__name__)
 
@@ -986,7 +987,7 @@ def audit_regions(
             load(key)
         pop = population
         if config.population and pop is None:
-            pop = _population_surface(data_dir)
+            pop = read_population(data_dir)
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -1039,21 +1040,6 @@ def audit_regions(
         params_hash=params_hash,
         config=config,
     )
-
-
-def _population_surface(data_dir: str | os.PathLike[str] | None) -> Any:
-    from geodecoupage.overlay.population import population_surface
-
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            surface = population_surface(data_dir=data_dir)
-    except LayerUnavailableError as err:
-        logger.warning("No population surface (%s); area weights only.", err)
-        return None
-    for w in caught:
-        logger.warning("population: %s", w.message)
-    return surface
 
 
 # ---------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def demo_data(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr("geodecoupage.layers.read_layer", read_layer)
     monkeypatch.setattr(
-        "geodecoupage.cli.propose._population", lambda _d: demo_population()
+        "geodecoupage.cli.propose.read_population", lambda _d: demo_population()
     )
     if not HAS_ATLAS:  # until geodecoupage.overlay.atlas lands
         fake = types.ModuleType("geodecoupage.overlay.atlas")

@@ -108,7 +108,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(
         "geodecoupage.overlay.population.population_surface", population
     )
-    monkeypatch.setattr("geodecoupage.cli.propose._population", population)
+    monkeypatch.setattr("geodecoupage.cli.propose.read_population", population)
     return seen
 
 
