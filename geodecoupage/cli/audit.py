@@ -34,12 +34,7 @@ logger = logging.getLogger(__name__)
     show_default=True,
     help="Boundary coincidence tolerance, in metres.",
 )
-@click.option(
-    "--population/--no-population",
-    default=True,
-    show_default=True,
-    help="Weight by the census population surface when the data has it.",
-)
+@options.population
 @options.lang
 @options.output
 @options.overwrite

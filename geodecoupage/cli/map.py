@@ -30,13 +30,7 @@ logger = logging.getLogger(__name__)
     show_default=True,
     help="Add census populations to the tooltips (slower).",
 )
-@click.option(
-    "--simplify-m",
-    type=click.FloatRange(0.0),
-    default=None,
-    help="Display simplification in metres (default: automatic, ~200 m for the "
-    "province; 0 keeps every vertex).",
-)
+@options.simplify_m
 @click.option(
     "--cdn",
     is_flag=True,

@@ -91,6 +91,19 @@ output = click.option(
 overwrite = click.option(
     "--overwrite", is_flag=True, default=False, help="Replace existing outputs."
 )
+population = click.option(
+    "--population/--no-population",
+    default=True,
+    show_default=True,
+    help="Weight by the census population surface when the data has it.",
+)
+simplify_m = click.option(
+    "--simplify-m",
+    type=click.FloatRange(0.0),
+    default=None,
+    help="Display simplification of maps and figures, in metres (default: "
+    "automatic, ~200 m for the province; 0 keeps every vertex).",
+)
 lang = click.option(
     "--lang",
     type=click.Choice(["fr", "en"]),

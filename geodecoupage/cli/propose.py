@@ -164,12 +164,7 @@ def _common(f: Any) -> Any:
                 help="Weight of the overlap shares.",
             ),
             options.min_area_m2,
-            click.option(
-                "--population/--no-population",
-                default=True,
-                show_default=True,
-                help="Weight by the census population surface when the data has it.",
-            ),
+            options.population,
             options.lang,
             options.output,
             options.overwrite,

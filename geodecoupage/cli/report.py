@@ -91,19 +91,8 @@ def check_layer_keys(layers: tuple[str, ...] | None, *, at_least: int) -> list[s
 @options.region
 @options.threshold
 @options.min_area_m2
-@click.option(
-    "--population/--no-population",
-    default=True,
-    show_default=True,
-    help="Weight by the census population surface when the data has it.",
-)
-@click.option(
-    "--simplify-m",
-    type=click.FloatRange(0.0),
-    default=None,
-    help="Display simplification of maps and figures, in metres (default: "
-    "automatic, ~200 m for the province).",
-)
+@options.population
+@options.simplify_m
 @click.option("--no-maps", is_flag=True, default=False, help="Leave out the maps.")
 @click.option(
     "--date",
