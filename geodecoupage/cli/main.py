@@ -58,27 +58,30 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 def _register() -> None:
-    # One import per command module; each module exposes click commands or groups.
-    from geodecoupage.cli import data as _data
-    from geodecoupage.cli import layers as _layers
+    # One module per command; imported here so that `geodecoupage --help` lists them.
+    from geodecoupage.cli import (
+        atlas,
+        batch,
+        data,
+        layers,
+        map,
+        portrait,
+        propose,
+        report,
+        version,
+    )
 
-    cli.add_command(_layers.layers)
-    cli.add_command(_data.data)
-    # -- more commands are registered below (one line each) --
+    cli.add_command(layers.layers)
+    cli.add_command(data.data)
+    cli.add_command(atlas.atlas)
+    cli.add_command(atlas.crosswalk)
     # audit, extended with --all-regions/--jobs/--force/--config (cli/batch.py)
-    cli.add_command(__import__("geodecoupage.cli.batch", fromlist=["x"]).audit)
-    cli.add_command(__import__("geodecoupage.cli.propose", fromlist=["x"]).propose)
-    cli.add_command(__import__("geodecoupage.cli.map", fromlist=["x"]).map_)
-    cli.add_command(__import__("geodecoupage.cli.report", fromlist=["x"]).report)
-    cli.add_command(__import__("geodecoupage.cli.portrait", fromlist=["x"]).portrait)
-    cli.add_command(__import__("geodecoupage.cli.version", fromlist=["x"]).version)
-    cli.add_command(__import__("geodecoupage.cli.atlas", fromlist=["x"]).atlas)
-    cli.add_command(__import__("geodecoupage.cli.atlas", fromlist=["x"]).crosswalk)
+    cli.add_command(batch.audit)
+    cli.add_command(propose.propose)
+    cli.add_command(map.map_)
+    cli.add_command(report.report)
+    cli.add_command(portrait.portrait)
+    cli.add_command(version.version)
 
 
 _register()
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    """Run the CLI."""
-    cli()
