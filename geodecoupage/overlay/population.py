@@ -74,9 +74,6 @@ CT_COUNTS = "population/census2016_pop_by_ct_qc.csv"
 DA_COUNTS = "population/census2016_pop_by_da_qc.csv"
 CT_POLYGONS = "statcan/ct_qc_2016.shp"
 CD_POLYGONS = "statcan/cd_qc_2016.shp"
-MUNICIPAL_POLYGONS = (
-    "municipalities/qc_municipalites_arrondissements_coarse_flamont.geojson"
-)
 CSD_ATTRIBUTES = "crosswalks/csd_qc_2016_attributes_statcan.csv"
 MRC_CROSSWALK = "crosswalks/municipality_to_mrc_region_mamh_2025_derived.csv"
 MSSS_TOTALS = "population/msss_pop_by_territory_1996_2041_v20200424.csv"
@@ -825,42 +822,16 @@ def normalise_ctuid(code: object) -> str:
 
 
 def _read_municipal_polygons(data_dir: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Municipal polygons indexed by 5-digit code (arrondissements dissolved).
+    """Municipal polygons indexed by 5-digit code, from the catalogue loader.
 
-    Goes through the catalogue loader (checksum, canonical schema: the 17 region
-    features dropped, the arrondissements of six cities dissolved). A safety net
-    reads the raw file too: a development version of the loader dropped units
-    whose invalid coarse polygon ``make_valid`` turns into a geometry collection
-    (Maniwaki 83065, 3 850 persons in 2016; Rivière-aux-Outardes 96902), whose
-    polygonal parts cover 23 km² and 37 139 km². The surface needs every code
-    with a count, so codes the loader lacks are restored from the raw file with
-    the same rules and listed in the notes.
+    ``read_layer("municipalites")`` drops the 17 region features, dissolves the
+    arrondissements of six cities into their city and checks the unit count
+    against the catalogue (1 344 for the mirror's coarse copy), so no code with a
+    census count can go missing silently.
     """
     from geodecoupage.layers import read_layer
 
-    mun = read_layer("municipalites", data_dir=data_dir)[["geometry"]]
-    notes: list[str] = []
-    raw_path = data_dir / MUNICIPAL_POLYGONS
-    if not raw_path.is_file():
-        return mun, notes
-    raw = gpd.read_file(raw_path)
-    ids = raw["id"].astype(str).str.strip()
-    raw = raw.loc[ids.str.len() != 2, ["geometry"]].copy()
-    raw["code"] = ids[ids.str.len() != 2].str.split("_").str[0].str.zfill(5)
-    lost = sorted(set(raw["code"]) - set(mun.index))
-    if lost:
-        add = raw[raw["code"].isin(lost)]
-        add = to_work_crs(add, name="municipal polygons (raw)")
-        add = add.set_geometry(_polygonal(add.geometry.to_numpy()), crs=WORK_CRS)
-        add = add.dissolve("code")[["geometry"]]
-        add = add[~add.geometry.is_empty]
-        mun = pd.concat([mun, add])
-        notes.append(
-            f"{len(add)} municipal unit(s) missing from read_layer('municipalites') "
-            f"restored from the raw file (polygonal part after make_valid): "
-            f"{', '.join(add.index)}."
-        )
-    return mun, notes
+    return read_layer("municipalites", data_dir=data_dir)[["geometry"]], []
 
 
 def population_surface(
