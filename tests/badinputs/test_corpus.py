@@ -87,9 +87,6 @@ CLI_CASES = [c for c in CASES if c.expected_exit is not None]
 def _cli():
     from geodecoupage.cli.main import cli
 
-    check = cli.commands["layers"].commands["check"]  # type: ignore[attr-defined]
-    if not any(p.name == "file" for p in check.params):
-        pytest.skip("`geodecoupage layers check --file` is not wired yet")
     return cli
 
 

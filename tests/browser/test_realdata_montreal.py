@@ -44,7 +44,7 @@ def test_montreal_map_renders_offline(offline_page, montreal, tmp_path: Path) ->
 
 
 def test_montreal_report_with_atlas(offline_page, montreal, tmp_path: Path) -> None:
-    atlas_mod = pytest.importorskip("geodecoupage.overlay.atlas")
+    from geodecoupage.overlay import atlas as atlas_mod
     from geodecoupage.reports import write_report
 
     layers = dict(montreal.layers)

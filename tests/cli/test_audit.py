@@ -12,8 +12,6 @@ from click.testing import CliRunner
 from geodecoupage.cli.main import cli
 from geodecoupage.datasets.demo import demo_layers
 
-pytest.importorskip("geodecoupage.overlay.atlas")
-
 FILES = (
     "incoherence.csv",
     "pairs.csv",

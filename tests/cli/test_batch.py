@@ -13,7 +13,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from _atlas_standin import HAS_ATLAS, install
 from click.testing import CliRunner
 
 from geodecoupage.cli.main import cli
@@ -37,11 +36,6 @@ CFG = AuditConfig(
 TERRITORIES = (PROVINCE, "91", "92")
 
 
-@pytest.fixture(autouse=True)
-def atlas(monkeypatch: pytest.MonkeyPatch) -> None:
-    install(monkeypatch)
-
-
 @pytest.fixture(scope="module")
 def layers() -> dict[str, Any]:
     return demo_layers()
@@ -59,13 +53,8 @@ def snapshot(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def done(tmp_path_factory: pytest.TempPathFactory, layers: dict[str, Any]) -> Path:
     """A complete batch folder (copy it before changing it)."""
-    mp = pytest.MonkeyPatch()
-    install(mp)
     out = tmp_path_factory.mktemp("batch") / "out"
-    try:
-        audit_regions(out, config=CFG, layers=layers)
-    finally:
-        mp.undo()
+    audit_regions(out, config=CFG, layers=layers)
     return out
 
 
@@ -288,7 +277,6 @@ def test_rank_regions_orders_by_incoherence_then_code() -> None:
     assert pd.isna(index["rank"].iloc[0])
 
 
-@pytest.mark.skipif(not HAS_ATLAS, reason="worker processes need the real atlas")
 def test_worker_processes_give_the_same_bytes(
     done: Path, tmp_path: Path, layers: dict[str, Any]
 ) -> None:

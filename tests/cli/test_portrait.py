@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from _atlas_standin import install
 from click.testing import CliRunner
 
 import geopandas as gpd
@@ -36,11 +35,6 @@ from geodecoupage.overlay.portrait import (
 SPLITS = DEMO_EXPECTED.municipality_splits["rls"]
 
 
-@pytest.fixture(autouse=True)
-def atlas_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    install(monkeypatch)
-
-
 @pytest.fixture(scope="module")
 def layers() -> dict[str, gpd.GeoDataFrame]:
     return demo_layers()
@@ -53,17 +47,12 @@ def pop() -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="module")
 def atlas(layers: dict[str, gpd.GeoDataFrame], pop: gpd.GeoDataFrame) -> Any:
-    mp = pytest.MonkeyPatch()
-    install(mp)
     from geodecoupage.overlay.atlas import build_atlas
 
-    try:
-        return build_atlas(
-            {"municipalites": layers["municipalites"], "rls": layers["rls"]},
-            population=pop,
-        )
-    finally:
-        mp.undo()
+    return build_atlas(
+        {"municipalites": layers["municipalites"], "rls": layers["rls"]},
+        population=pop,
+    )
 
 
 @pytest.fixture(scope="module")

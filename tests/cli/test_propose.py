@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -17,43 +14,7 @@ import geopandas as gpd
 
 from geodecoupage.cli.main import cli
 from geodecoupage.cli.propose import ENVELOPE_FILES, REASSIGN_FILES, REGION_FILES
-from geodecoupage.crs import area_m2
 from geodecoupage.datasets.demo import DEMO_EXPECTED, demo_layers, demo_population
-
-HAS_ATLAS = importlib.util.find_spec("geodecoupage.overlay.atlas") is not None
-
-
-class _StandInAtlas:
-    def __init__(self, atoms: gpd.GeoDataFrame, layers: tuple[str, ...]) -> None:
-        self.atoms = atoms
-        self.layers = layers
-        self.params: dict[str, object] = {}
-
-
-def _stand_in_build_atlas(
-    layers: dict[str, gpd.GeoDataFrame], *, population: Any = None, **_: Any
-) -> _StandInAtlas:
-    """geopandas.overlay chain; population spread by area from municipal polygons."""
-    keys = tuple(layers)
-    atoms = None
-    for key in keys:
-        part = layers[key][["geometry"]].reset_index().rename(columns={"code": key})
-        atoms = (
-            part
-            if atoms is None
-            else gpd.overlay(atoms, part, how="intersection", keep_geom_type=True)
-        )
-    assert atoms is not None
-    atoms["area_m2"] = area_m2(atoms.geometry)
-    atoms = atoms[atoms["area_m2"] > 1.0].reset_index(drop=True)
-    pop = pd.Series(0.0, index=atoms.index)
-    if population is not None and "municipalites" in atoms:
-        dens = population["population"] / area_m2(population.geometry)
-        pop = atoms["municipalites"].map(dens).fillna(0.0) * atoms["area_m2"]
-    atoms["population"] = pop.to_numpy(dtype=float)
-    for key in keys:
-        atoms[key] = atoms[key].astype("string")
-    return _StandInAtlas(atoms, keys)
 
 
 @pytest.fixture(autouse=True)
@@ -67,10 +28,6 @@ def demo_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         "geodecoupage.cli.propose.read_population", lambda _d: demo_population()
     )
-    if not HAS_ATLAS:  # until geodecoupage.overlay.atlas lands
-        fake = types.ModuleType("geodecoupage.overlay.atlas")
-        fake.build_atlas = _stand_in_build_atlas  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "geodecoupage.overlay.atlas", fake)
 
 
 def run(*args: str) -> Any:

@@ -17,8 +17,8 @@ LAYERS = ("mrc", "rls", "css")
 
 @pytest.fixture(scope="module")
 def province() -> Any:
-    atlas_mod = pytest.importorskip("geodecoupage.overlay.atlas")
     from geodecoupage.layers import read_layer
+    from geodecoupage.overlay import atlas as atlas_mod
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # repairs are reported by the layers tests
