@@ -27,6 +27,7 @@ from geodecoupage.layers._datadir import ENV_VAR, resolve_data_dir
 from geodecoupage.layers._processors import PROCESSORS
 from geodecoupage.layers._registry import LayerSpec, SourceSpec, get_spec
 from geodecoupage.layers.territory import _pyogrio_read
+from geodecoupage.layers.validate import _polygonal_part, check_layer, repair_layer
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def standardise(
         bad = ~out.geometry.is_valid.to_numpy() & out.geometry.notna().to_numpy()
         if bad.any():
             fixed = shapely.make_valid(out.geometry.to_numpy()[bad])
-            out.loc[bad, geom] = _polygonal(fixed)
+            out.loc[bad, geom] = [_polygonal_part(g) for g in fixed]
         attrs = out.drop(columns=geom).groupby("code", sort=False).first()
         shapes = out[["code", geom]].dissolve(by="code", sort=False)
         out = gpd.GeoDataFrame(attrs.join(shapes), geometry=geom, crs=raw.crs)
@@ -206,27 +207,6 @@ def _finite_rows(geoms: np.ndarray) -> np.ndarray:
     ok = np.ones(len(geoms), dtype=bool)
     ok[bad] = False
     return ok
-
-
-def _polygonal(geoms: np.ndarray) -> np.ndarray:
-    """Keep only the polygonal parts of each geometry (None when there are none)."""
-    index = np.arange(len(geoms))
-    parts = np.asarray(geoms, dtype=object)
-    # flatten collections and multi-parts until only simple geometries remain
-    while True:
-        types = shapely.get_type_id(parts)
-        if not np.isin(types, (4, 5, 6, 7)).any():
-            break
-        parts, sub = shapely.get_parts(parts, return_index=True)
-        index = index[sub]
-    keep = shapely.get_type_id(parts) == 3
-    out = np.empty(len(geoms), dtype=object)
-    out[:] = None
-    polys, idx = parts[keep], index[keep]
-    for i in np.unique(idx):
-        sel = polys[idx == i]
-        out[i] = sel[0] if len(sel) == 1 else shapely.MultiPolygon(list(sel))
-    return out
 
 
 def _read_file(path: Path, key: str) -> gpd.GeoDataFrame:
@@ -307,8 +287,6 @@ def read_layer(
     LayerValidationError
         If blocking problems remain (no CRS, non-polygons, duplicate codes...).
     """
-    from geodecoupage.layers.validate import check_layer, repair_layer
-
     spec = get_spec(key)
     root = resolve_data_dir(data_dir)
     found = locate(key, root)
