@@ -23,7 +23,8 @@ from geodecoupage.crs import WORK_CRS, area_m2
 from geodecoupage.datasets import demo_layers, demo_population
 from geodecoupage.datasets.synthetic import synthetic_layers
 from geodecoupage.errors import GeodecoupageError, InvalidParameterError
-from geodecoupage.overlay import Atlas, build_atlas
+from geodecoupage.overlay import Atlas, _engine, build_atlas
+from geodecoupage.overlay import atlas as _atlas
 
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("dask_geopandas")
@@ -208,7 +209,7 @@ def test_an_atom_crossing_four_partitions_is_one_atom(client: Any) -> None:
     layers = {"muni": muni, "district": district}
     kwargs: dict[str, Any] = {"max_load": 16, "min_area_m2": 0.0}
 
-    prep = dist._prepare(
+    prep = _atlas._prepare(
         layers,
         snap_m=1.0,
         min_area_m2=0.0,
@@ -218,11 +219,12 @@ def test_an_atom_crossing_four_partitions_is_one_atom(client: Any) -> None:
         land_mask=None,
         population=None,
     )
-    tree = dist._compact(dist._grow(dist._root(prep.geoms, 1.0), 1.0, 16, stop_cells=4))
+    tree = _engine._compact(
+        _engine._grow(_engine._root(prep.geoms, 1.0), 1.0, 16, stop_cells=4)
+    )
     part = dist._partition_cells(tree, 4)
     regions = [
-        shapely.union_all(dist._engine._cell_boxes(tree.cells[part == j]))
-        for j in range(4)
+        shapely.union_all(_engine._cell_boxes(tree.cells[part == j])) for j in range(4)
     ]
     for region in regions:  # the district lies in all four partitions
         assert shapely.intersection(centre, region).area > 1e6
@@ -270,8 +272,8 @@ def test_empty_partitions_and_more_partitions_than_cells(client: Any) -> None:
 
 
 def test_a_partition_without_pieces_returns_nothing() -> None:
-    tree = dist._Tree(
-        dist._engine._Pieces(
+    tree = _engine._Tree(
+        _engine._Pieces(
             np.empty(0, dtype=object),
             np.empty(0, dtype=np.int64),
             np.empty(0, dtype=np.int64),
