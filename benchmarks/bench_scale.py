@@ -5,8 +5,8 @@ Not a test (``make bench-scale``). For each size ``n`` the synthetic generator
 of ``n`` Voronoi cells and three grouped layers, default parameters) makes the
 four layers, and each engine builds their atlas:
 
-* ``local``: :func:`geodecoupage.overlay.build_atlas` with its defaults (kernel
-  threads = CPUs, at most 4);
+* ``local``: :func:`geodecoupage.overlay.build_atlas` with its defaults (the
+  kernel in one thread, see ``_engine.default_workers``);
 * ``dask``: ``build_atlas(layers, engine="dask", scheduler=client)`` on a
   ``LocalCluster`` of ``--workers`` worker *processes* (one thread each), the
   cluster started and warmed up (one small atlas: imports and projection
