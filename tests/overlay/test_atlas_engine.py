@@ -69,50 +69,58 @@ def test_missing_scale_extra_names_the_install_command(
     assert len(build_atlas(layers).atoms) > 0
 
 
-@pytest.mark.usefixtures("no_dask")
-def test_cli_dask_engine_without_the_extra_is_a_clean_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def build_cli(tmp_path: Path, *options: str) -> tuple[Any, Path]:
+    """``atlas build --layers mrc,rls -o ... OPTIONS`` on the demo layers."""
+    out = tmp_path / "atlas.gpkg"
+    args = ["atlas", "build", "--layers", "mrc,rls", "-o", str(out), *options]
+    return CliRunner().invoke(cli, args), out
+
+
+@pytest.fixture
+def demo_read_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     demo = demo_layers()
     monkeypatch.setattr(
         "geodecoupage.layers.read_layer", lambda key, **_: demo[key].copy()
     )
-    out = tmp_path / "atlas.gpkg"
-    res = CliRunner().invoke(
-        cli,
-        ["atlas", "build", "--layers", "mrc,rls", "--engine", "dask", "-o", str(out)],
-    )
+
+
+@pytest.mark.usefixtures("no_dask", "demo_read_layer")
+def test_cli_dask_engine_without_the_extra_is_a_clean_error(tmp_path: Path) -> None:
+    res, out = build_cli(tmp_path, "--engine", "dask")
     assert res.exit_code == 1
     assert "geodecoupage[scale]" in res.output
     assert "Traceback" not in res.output
     assert not out.exists()
 
 
-def test_cli_scheduler_needs_the_dask_engine(tmp_path: Path) -> None:
-    res = CliRunner().invoke(
-        cli,
-        [
-            "atlas",
-            "build",
-            "--layers",
-            "mrc,rls",
-            "--scheduler",
-            "tcp://10.0.0.5:8786",
-            "-o",
-            str(tmp_path / "a.gpkg"),
-        ],
+@pytest.mark.usefixtures("demo_read_layer")
+def test_cli_unreachable_scheduler_is_a_clean_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("distributed")
+    from geodecoupage.overlay import distributed as dist
+
+    # a refused connection is retried until the timeout (10 s by default)
+    monkeypatch.setattr(dist, "_cluster", lambda s: dist._Cluster(s, timeout=0.5))
+    res, out = build_cli(
+        tmp_path, "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"
     )
+    assert res.exit_code == 1
+    assert "Cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in res.output
+    assert "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_cli_scheduler_needs_the_dask_engine(tmp_path: Path) -> None:
+    res, _ = build_cli(tmp_path, "--scheduler", "tcp://10.0.0.5:8786")
     assert res.exit_code == 2
     assert "--scheduler needs --engine dask" in res.output
 
 
 def test_cli_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
-    res = CliRunner().invoke(
-        cli,
-        ["atlas", "build", "--layers", "mrc", "--engine", "spark", "-o", "a.gpkg"],
-    )
+    res, _ = build_cli(tmp_path, "--engine", "spark")
     assert res.exit_code == 2
-    assert "'local', 'dask'" in res.output or "local, dask" in res.output
+    assert "'spark' is not one of 'local', 'dask'" in res.output
 
 
 def test_dask_is_not_imported_by_the_package_or_the_local_engine() -> None:

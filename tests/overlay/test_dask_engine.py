@@ -362,40 +362,6 @@ def test_cli_atlas_build_with_the_dask_engine(
     assert shapely.equals_exact(a.geometry.values, b.geometry.values, 0.0).all()
 
 
-def test_cli_unreachable_scheduler_is_a_clean_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from click.testing import CliRunner
-
-    from geodecoupage.cli.main import cli
-
-    layers = demo_layers()
-    monkeypatch.setattr(
-        "geodecoupage.layers.read_layer", lambda key, **_: layers[key].copy()
-    )
-    # a refused connection is retried until the timeout (10 s by default)
-    monkeypatch.setattr(dist, "_cluster", lambda s: dist._Cluster(s, timeout=0.5))
-    res = CliRunner().invoke(
-        cli,
-        [
-            "atlas",
-            "build",
-            "--layers",
-            "mrc,rls",
-            "--engine",
-            "dask",
-            "--scheduler",
-            "tcp://127.0.0.1:9",
-            "-o",
-            str(tmp_path / "a.gpkg"),
-        ],
-    )
-    assert res.exit_code == 1
-    assert "Cannot reach the Dask scheduler" in res.output
-    assert "Traceback" not in res.output
-    assert not (tmp_path / "a.gpkg").exists()
-
-
 # -- partition edges -------------------------------------------------------------------
 
 
