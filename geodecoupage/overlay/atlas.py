@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -429,6 +429,13 @@ def _check_number(name: str, value: float, *, positive: bool = False) -> float:
 
 # -- build ----------------------------------------------------------------------------
 
+Engine = Literal["local", "dask"]
+#: Atom outlines from the face groups: ``(group of each face, n_groups) ->
+#: (geometries, n_parts)``; each engine traces them where its faces are.
+_Outlines = Callable[
+    [npt.NDArray[np.int64], int], tuple[npt.NDArray[Any], npt.NDArray[np.int64]]
+]
+
 
 def build_atlas(
     layers: Mapping[str, gpd.GeoDataFrame],
@@ -441,6 +448,9 @@ def build_atlas(
     sliver_share: float = DEFAULT_SLIVER_SHARE,
     max_load: int = _engine.DEFAULT_MAX_LOAD,
     workers: int | None = None,
+    engine: Engine = "local",
+    scheduler: Any = None,
+    npartitions: int | None = None,
 ) -> Atlas:
     """Build the atlas (common refinement) of *layers* in one overlay pass.
 
@@ -477,6 +487,20 @@ def build_atlas(
         Kernel tuning: vertices per quadtree cell before it is split.
     workers
         Threads for the kernel (default 1: the dominant GEOS calls hold the GIL).
+        Local engine only.
+    engine
+        ``"local"`` (default): this process. ``"dask"``: the arrangement is cut
+        into spatial partitions run as tasks on a ``dask.distributed`` cluster
+        (optional extra: ``pip install "geodecoupage[scale]"``); same atlas,
+        see :func:`geodecoupage.overlay.distributed.build_atlas_dask` and
+        ``docs/scaling.md``.
+    scheduler
+        With ``engine="dask"``: ``None`` (a ``LocalCluster`` started for this
+        call), a scheduler address such as ``"tcp://10.0.0.5:8786"``, or a
+        ``distributed.Client``.
+    npartitions
+        With ``engine="dask"``: number of spatial partitions (default: 4 per
+        worker thread).
 
     Returns
     -------
@@ -488,7 +512,12 @@ def build_atlas(
     ------
     InvalidParameterError
         If *layers* is empty, a key is reserved or not a string, a value is not
-        a GeoDataFrame, or a parameter is out of range.
+        a GeoDataFrame, or a parameter is out of range; if *engine* is unknown,
+        *scheduler* or *npartitions* is given to the local engine (or *workers*
+        to the dask engine), or ``engine="dask"`` without the ``scale`` extra.
+    SchedulerUnreachableError
+        With ``engine="dask"``, if *scheduler* is an address that does not
+        answer (:mod:`geodecoupage.overlay.distributed`).
     MissingCRSError
         If a layer, the mask or the population surface has no CRS.
 
@@ -496,6 +525,14 @@ def build_atlas(
     -----
     Every area is measured in the Québec Albers equal-area projection
     (:data:`geodecoupage.crs.AREA_CRS`); geometry stays in EPSG:32198.
+
+    Both engines run the same three steps: :func:`_prepare` (checks, codes,
+    geometries in the working CRS, land mask and population as hidden layers),
+    the arrangement of the quadtree cells (here in one process, or partitioned
+    on Dask), and :func:`_finish` (atoms, slivers, areas, population, outlines,
+    parameters). Only the middle step differs, and it gives the same faces in
+    the same order, so the atlases are identical (``params["engine"]`` tells
+    which ran).
 
     Slivers. Layers generalised differently leave thin pieces along borders
     that should coincide. A connected piece of an atom with area :math:`A`
@@ -521,6 +558,88 @@ def build_atlas(
     The total over the atlas equals the surface total minus the part of the
     surface outside every layer (``params["population_outside"]``).
     """
+    if engine not in ("local", "dask"):
+        msg = f"engine must be 'local' or 'dask', got {engine!r}."
+        raise InvalidParameterError(msg)
+    if engine == "dask":
+        if workers is not None:
+            msg = (
+                "workers sets the threads of the local engine; with engine='dask' "
+                "size the cluster instead (scheduler= a distributed.Client or the "
+                "address of a running scheduler)."
+            )
+            raise InvalidParameterError(msg)
+        from geodecoupage.overlay import distributed as _dask
+
+        layers, cluster = _dask._check(layers, scheduler, npartitions)
+    elif scheduler is not None or npartitions is not None:
+        msg = (
+            "scheduler and npartitions apply to engine='dask' only; pass "
+            "engine='dask' or leave them out."
+        )
+        raise InvalidParameterError(msg)
+    prep = _prepare(
+        layers,
+        min_area_m2=min_area_m2,
+        snap_m=snap_m,
+        land_mask=land_mask,
+        population=population,
+        sliver_width_m=sliver_width_m,
+        sliver_share=sliver_share,
+        max_load=max_load,
+    )
+    if engine == "dask":
+        return _dask._run(prep, cluster, npartitions)
+    arr = _engine.arrange(
+        prep.geoms, grid=prep.snap, max_load=prep.max_load, workers=workers
+    )
+    face_area = _face_areas(arr.faces, arr.stats.get("workers", 1))
+
+    def outlines(
+        group: npt.NDArray[np.int64], n_atoms: int
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+        return _engine.dissolve(arr.edges, group, n_atoms, arr.grid, faces=arr.faces)
+
+    return _finish(prep, arr, face_area, outlines, engine="local")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Checked inputs of :func:`build_atlas`, ready for an arrangement.
+
+    ``geoms`` holds one geometry array per layer (in the order of ``keys``),
+    then the hidden layers: the land mask (column ``mask_col``) and the
+    population surface (column ``pop_col``) when given.
+    """
+
+    keys: tuple[str, ...]
+    codes: list[npt.NDArray[np.object_]]
+    unit_code: list[npt.NDArray[np.int64]]
+    geoms: list[Any]
+    snap: float
+    min_area: float
+    width_max: float
+    tau: float
+    max_load: int
+    has_mask: bool
+    mask_col: int | None
+    pop_col: int | None
+    counts: npt.NDArray[np.float64] | None
+    pop_total: float
+
+
+def _prepare(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    min_area_m2: float,
+    snap_m: float,
+    land_mask: Any,
+    population: Any,
+    sliver_width_m: float,
+    sliver_share: float,
+    max_load: int,
+) -> _Prepared:
+    """Check the inputs of :func:`build_atlas` (both engines) and prepare them."""
     if not isinstance(layers, Mapping) or len(layers) == 0:
         msg = (
             "layers must be a non-empty mapping {key: GeoDataFrame}, e.g. {'mrc': mrc}."
@@ -566,7 +685,6 @@ def build_atlas(
     ]
     hidden: list[Any] = []
     mask_col = pop_col = None
-    density = None
     counts = None
     pop_total = float("nan")
     if land_mask is not None:
@@ -581,9 +699,41 @@ def build_atlas(
         pop_col = len(keys) + len(hidden)
         hidden.append(pgeoms)
 
-    arr = _engine.arrange(
-        [*geoms, *hidden], grid=snap, max_load=int(max_load), workers=workers
+    return _Prepared(
+        keys=keys,
+        codes=codes,
+        unit_code=unit_code,
+        geoms=[*geoms, *hidden],
+        snap=snap,
+        min_area=min_area,
+        width_max=width_max,
+        tau=tau,
+        max_load=int(max_load),
+        has_mask=land_mask is not None,
+        mask_col=mask_col,
+        pop_col=pop_col,
+        counts=counts,
+        pop_total=pop_total,
     )
+
+
+def _finish(
+    prep: _Prepared,
+    arr: _engine.Arrangement,
+    face_area: npt.NDArray[np.float64],
+    outlines: _Outlines,
+    *,
+    engine: Engine,
+) -> Atlas:
+    """Atoms, slivers, areas, population and outlines from an arrangement.
+
+    *arr* holds the faces of the quadtree cells in the local kernel's order
+    (its ``faces`` may be placeholders when the geometries stay elsewhere),
+    *face_area* their equal-area areas, *outlines* traces the atoms.
+    """
+    keys, codes, unit_code = prep.keys, prep.codes, prep.unit_code
+    mask_col, pop_col, counts = prep.mask_col, prep.pop_col, prep.counts
+    density = None
     n_vis = len(keys)
     units = arr.units
     inside: npt.NDArray[np.bool_] = np.asarray(
@@ -591,7 +741,6 @@ def build_atlas(
     )
     if mask_col is not None:
         inside &= units[:, mask_col] >= 0
-    face_area = _face_areas(arr.faces, arr.stats.get("workers", 1))
     face_pop = np.zeros(len(arr.faces))
     pop_unplaced = float("nan")
     if counts is not None and pop_col is not None:
@@ -624,9 +773,9 @@ def build_atlas(
         tuples,
         face_area,
         face_pop,
-        min_area=min_area,
-        width_max=width_max,
-        tau=tau,
+        min_area=prep.min_area,
+        width_max=prep.width_max,
+        tau=prep.tau,
     )
     final_atom = sliv.final_atom
     # regroup after merging: atoms are the distinct tuples that remain
@@ -641,7 +790,7 @@ def build_atlas(
         face_codes,
         tuples,
         atom_tuples,
-        snap=snap,
+        snap=prep.snap,
     )
     # order atoms by their codes
     code_table = np.empty(atom_tuples.shape, dtype=object)
@@ -655,9 +804,7 @@ def build_atlas(
     code_table = code_table[order]
     n_atoms = len(order)
 
-    geom, n_parts = _engine.dissolve(
-        arr.edges, group, n_atoms, arr.grid, faces=arr.faces
-    )
+    geom, n_parts = outlines(group, n_atoms)
     sel = group >= 0
     atom_area = np.bincount(group[sel], weights=face_area[sel], minlength=n_atoms)
     atom_pop = np.bincount(group[sel], weights=face_pop[sel], minlength=n_atoms)
@@ -678,14 +825,15 @@ def build_atlas(
 
     covered_pop = float(face_pop[inside].sum())
     params: dict[str, object] = {
-        "snap_m": snap,
-        "min_area_m2": min_area,
-        "sliver_width_m": width_max,
-        "sliver_share": tau,
-        "max_load": int(max_load),
+        "engine": engine,
+        "snap_m": prep.snap,
+        "min_area_m2": prep.min_area,
+        "sliver_width_m": prep.width_max,
+        "sliver_share": prep.tau,
+        "max_load": prep.max_load,
         "work_crs": WORK_CRS,
         "area_crs": AREA_CRS,
-        "land_mask": land_mask is not None,
+        "land_mask": prep.has_mask,
         "units_outside_land_mask": off_mask,
         "n_faces": int(inside.sum()),
         "n_atoms_before_slivers": int(n_atoms0),
@@ -698,9 +846,9 @@ def build_atlas(
         "n_units_kept_whole": int(sliv.n_kept_whole),
         "total_area_m2": float(atom_area.sum()),
         "self_overlap_area_m2": _per_layer(keys, arr.stats.get("self_overlap_area")),
-        "population_total": pop_total,
+        "population_total": prep.pop_total,
         "population_in_atlas": covered_pop if density is not None else float("nan"),
-        "population_outside": (pop_total - covered_pop)
+        "population_outside": (prep.pop_total - covered_pop)
         if density is not None
         else float("nan"),
         "population_unplaced": pop_unplaced,
@@ -712,8 +860,9 @@ def build_atlas(
     tuple_row[used] = rank[np.arange(len(used))]
     slivers = sliv.report(keys, codes, tuple_row)
     logger.info(
-        "atlas of %s: %d atoms, %d slivers merged (%.1f km²), %d isolated",
+        "atlas of %s (%s engine): %d atoms, %d slivers merged (%.1f km²), %d isolated",
         ", ".join(keys),
+        engine,
         n_atoms,
         sliv.n_slivers - sliv.n_isolated,
         sliv.sliver_area / 1e6,
