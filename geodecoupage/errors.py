@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from geodecoupage.layers.validate import Issue
 
 __all__ = [
+    "CoverageError",
     "CoverageWarning",
     "DataIntegrityError",
     "DownloadError",
@@ -71,6 +72,10 @@ class InvalidParameterError(GeodecoupageError, ValueError):
 
 class InfeasibleGroupingError(GeodecoupageError, ValueError):
     """Grouping constraints that no partition can satisfy."""
+
+
+class CoverageError(GeodecoupageError, ValueError):
+    """A layer that shares no territory with the layers it is compared with."""
 
 
 class OutputExistsError(GeodecoupageError, FileExistsError):

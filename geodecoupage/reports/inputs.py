@@ -2,24 +2,338 @@
 
 Command-line runs and batch audits read the same things the same way: catalogue
 layers whose quality warnings go to the log (stderr), not to the machine-readable
-output, and the census population surface when the data directory has it.
+output, the census population surface when the data directory has it, and a
+user's own territory (a file of units, e.g. the territories of local
+coordination tables) read next to the catalogue layers under its own key.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 import geopandas as gpd
+import shapely
 
-from geodecoupage.errors import LayerUnavailableError
+from geodecoupage.errors import (
+    CoverageError,
+    InvalidParameterError,
+    LayerUnavailableError,
+)
+from geodecoupage.i18n import pick
+
+if TYPE_CHECKING:
+    from geodecoupage.metrics.region import RegionSelection
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["read_layers", "read_population"]
+__all__ = [
+    "TerritorySource",
+    "check_territory_coverage",
+    "read_inputs",
+    "read_layers",
+    "read_population",
+    "read_territory_input",
+    "select_inputs_region",
+]
+
+_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class TerritorySource:
+    """Where and how to read a user's territory (see :func:`read_territory`).
+
+    Attributes
+    ----------
+    path
+        The file (GeoPackage, GeoJSON, Shapefile, GeoParquet, FlatGeobuf, zip).
+    code_col
+        Column of unit codes.
+    name_col
+        Column of unit names (default: the code).
+    layer
+        Layer inside a multi-layer file (GeoPackage, zip).
+    crs
+        The file's CRS when it declares none or a wrong one, e.g. ``"EPSG:4326"``.
+    dissolve
+        Merge features that share a code.
+    key
+        Layer key of the territory in the atlas, tables and maps; must differ
+        from every catalogue key.
+    """
+
+    path: Path
+    code_col: str
+    name_col: str | None = None
+    layer: str | None = None
+    crs: str | None = None
+    dissolve: bool = False
+    key: str = "territoire"
+
+
+def _check_key(key: str) -> None:
+    from geodecoupage.layers import LAYER_KEYS
+
+    if key in LAYER_KEYS:
+        msg = (
+            f"The territory key {key!r} is already a catalogue layer key "
+            f"({', '.join(LAYER_KEYS)}): the two layers would be confused. Give the "
+            f"territory another key (--territory-key on the command line, key= in "
+            f"Python), e.g. 'territoire' or 'demarches'."
+        )
+        raise InvalidParameterError(msg)
+    if not _KEY_RE.match(key):
+        msg = (
+            f"The territory key {key!r} is not a valid layer key: use letters, "
+            f"digits, '_' or '-', starting with a letter, e.g. 'demarches'."
+        )
+        raise InvalidParameterError(msg)
+
+
+def read_territory_input(
+    source: TerritorySource, *, lang: str = "fr"
+) -> gpd.GeoDataFrame:
+    """Read a user's territory; log its quality warnings; label it as user data.
+
+    The layer's ``attrs`` name it for maps and reports: the file name as title,
+    "fourni par l'utilisateur" / "supplied by the user" (in *lang*) as its
+    attribution, no vintage and no licence.
+
+    Parameters
+    ----------
+    source
+        The file and how to read it.
+    lang
+        Language of the attribution, ``"fr"`` (default) or ``"en"``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The canonical layer of :func:`geodecoupage.layers.read_territory`, with
+        ``layer`` equal to ``source.key``.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``source.key`` is a catalogue key or not a valid key.
+    LayerUnavailableError, LayerReadError, MissingCRSError, LayerValidationError
+        As :func:`geodecoupage.layers.read_territory`.
+    """
+    from geodecoupage.layers import read_territory
+
+    _check_key(source.key)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gdf = read_territory(
+            source.path,
+            code_col=source.code_col,
+            name_col=source.name_col,
+            layer=source.layer,
+            key=source.key,
+            crs=source.crs,
+            dissolve=source.dissolve,
+        )
+    for w in caught:
+        logger.warning("%s: %s", source.key, w.message)
+    name = Path(source.path).name
+    gdf.attrs.update(
+        title_fr=name,
+        title_en=name,
+        attribution=pick(
+            lang,
+            fr=f"{source.key} : fourni par l'utilisateur ({name})",
+            en=f"{source.key}: supplied by the user ({name})",
+        ),
+        licence="",
+    )
+    return gdf
+
+
+def _overlaps_any(units: gpd.GeoDataFrame, other: gpd.GeoDataFrame) -> np.ndarray:
+    """Boolean per unit of *units*: its interior meets the interior of *other*."""
+    out = np.zeros(len(units), dtype=bool)
+    if units.empty or other.empty:
+        return out
+    geoms = np.asarray(units.geometry.array, dtype=object)
+    hit_in, hit_tree = other.sindex.query(geoms, predicate="intersects")
+    if hit_in.size == 0:
+        return out
+    target = np.asarray(other.geometry.array, dtype=object)[hit_tree]
+    inner = ~shapely.touches(geoms[hit_in], target)
+    out[np.unique(hit_in[inner])] = True
+    return out
+
+
+def _where(gdf: gpd.GeoDataFrame) -> str:
+    """The layer's extent in longitude/latitude, flagged when outside Québec."""
+    from geodecoupage.crs import QUEBEC_BOUNDS_LONLAT
+
+    if gdf.empty:
+        return "no unit"
+    x0, y0, x1, y1 = gdf.to_crs("EPSG:4326").total_bounds
+    text = f"lon {x0:.2f} to {x1:.2f}, lat {y0:.2f} to {y1:.2f}"
+    qx0, qy0, qx1, qy1 = QUEBEC_BOUNDS_LONLAT
+    if x1 < qx0 or x0 > qx1 or y1 < qy0 or y0 > qy1:
+        text += f", outside Québec (lon {qx0:g} to {qx1:g}, lat {qy0:g} to {qy1:g})"
+    return text
+
+
+def check_territory_coverage(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    key: str,
+    *,
+    against: Sequence[str] | None = None,
+    region: str | None = None,
+) -> None:
+    """Raise when the layer *key* shares no territory with the other layers.
+
+    A unit shares territory with a layer when their interiors meet (touching
+    along an edge does not count). Units of *key* that share nothing with any
+    other layer are logged (they will have empty crosswalks); when no unit
+    shares anything, no analysis is possible and :class:`CoverageError` is
+    raised before any output is written.
+
+    Parameters
+    ----------
+    layers
+        Canonical layers in the same CRS, *key* among them.
+    key
+        The layer to check (the user's territory).
+    against
+        The layers to compare with (default: every other layer of *layers*).
+    region
+        When *against* is the MRC of one region: its code, for the message.
+
+    Raises
+    ------
+    CoverageError
+        If no unit of *key* shares territory with *against*.
+    """
+    units = layers[key]
+    others = [k for k in (against if against is not None else layers) if k != key]
+    if not others:
+        return
+    shared = np.zeros(len(units), dtype=bool)
+    for k in others:
+        shared |= _overlaps_any(units, layers[k])
+    source = Path(str(units.attrs.get("source_path") or "")).name
+    label = f"{key!r}" + (f" ({source})" if source else "")
+    if not shared.any():
+        where = f"region {region}" if region is not None else ", ".join(others)
+        msg = (
+            f"The territory {label}, {len(units)} unit(s) at {_where(units)}, "
+            f"shares no territory with {where}: its units lie outside "
+            f"{'it' if region is not None else 'them'} or only touch "
+            f"{'its' if region is not None else 'their'} edges, so there is "
+            f"nothing to audit, map or "
+            f"crosswalk. Check the file's coordinate system (a file whose CRS is "
+            f"missing or wrong lands far from where it should; declare the true "
+            f"one with --crs, e.g. --crs EPSG:4326) or choose layers"
+            + (" (or a region)" if region is not None else "")
+            + " that cover it."
+        )
+        raise CoverageError(msg)
+    if not shared.all():
+        lost = sorted(map(str, units.index[~shared]))
+        logger.warning(
+            "%s: %d unit(s) share no territory with %s: %s.",
+            key,
+            len(lost),
+            f"region {region}" if region is not None else ", ".join(others),
+            ", ".join(lost[:10]) + (" …" if len(lost) > 10 else ""),
+        )
+
+
+def read_inputs(
+    keys: Iterable[str],
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    territory: TerritorySource | None = None,
+    lang: str = "fr",
+) -> dict[str, gpd.GeoDataFrame]:
+    """Read catalogue layers and, optionally, a user's territory under its key.
+
+    The territory comes first in the result, then the catalogue layers in the
+    order of *keys*. With a territory and at least one catalogue layer, the
+    territory must share some territory with them
+    (:func:`check_territory_coverage`).
+
+    Parameters
+    ----------
+    keys
+        Catalogue layer keys.
+    data_dir
+        Data directory (default: ``$GEODECOUPAGE_DATA``, then the user cache).
+    territory
+        The user's territory, or None.
+    lang
+        Language of the territory's attribution.
+
+    Returns
+    -------
+    dict
+        ``{key: canonical layer}``.
+
+    Raises
+    ------
+    InvalidParameterError
+        If the territory's key is a catalogue key (listed in *keys* or not).
+    CoverageError
+        If the territory shares no territory with the catalogue layers.
+    UnknownLayerError, LayerUnavailableError, LayerReadError, DataIntegrityError
+        As :func:`read_layers` and :func:`read_territory_input`.
+    """
+    keys = list(dict.fromkeys(keys))
+    if territory is None:
+        return read_layers(keys, data_dir)
+    _check_key(territory.key)
+    out = {territory.key: read_territory_input(territory, lang=lang)}
+    out.update(read_layers(keys, data_dir))
+    check_territory_coverage(out, territory.key)
+    return out
+
+
+def select_inputs_region(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    region: str,
+    territory_key: str | None = None,
+) -> RegionSelection:
+    """Keep what a region audit needs (:func:`select_region`), territory included.
+
+    The territory is one more layer: its units that meet the region, and those
+    that meet a unit meeting the region, are kept whole; the audit reports the
+    ones with atoms inside the region.
+
+    Raises
+    ------
+    InvalidParameterError
+        As :func:`geodecoupage.metrics.region.select_region`.
+    CoverageError
+        If no unit of the territory meets the region.
+    """
+    from geodecoupage.metrics.region import select_region
+
+    sel = select_region(layers, region=region)
+    if territory_key is not None:
+        mrc = sel.layers["mrc"]
+        inside = {
+            territory_key: layers[territory_key],  # whole, for the message
+            "mrc": mrc[mrc.index.isin(sel.mrc_codes)],
+        }
+        check_territory_coverage(
+            inside, territory_key, against=["mrc"], region=sel.region
+        )
+    return sel
 
 
 def read_layers(
