@@ -93,25 +93,11 @@ def _summarise(key: str, gdf: Any, lang: str, tiles: bool) -> dict[str, Any]:
     default=None,
     help="Check a user territory file instead of catalogue layers.",
 )
-@click.option("--code-col", default=None, help="With --file: the column of unit codes.")
-@click.option("--name-col", default=None, help="With --file: the column of unit names.")
-@click.option(
-    "--layer-name", default=None, help="With --file: layer inside a GeoPackage."
-)
-@click.option(
-    "--crs",
-    "declared_crs",
-    default=None,
-    metavar="CRS",
-    help="With --file: the file's CRS when it declares none (e.g. EPSG:4326).",
-)
+@options.territory_file_options("--file")
 @click.option(
     "--no-repair",
     is_flag=True,
     help="With --file: report invalid geometry as an error instead of repairing it.",
-)
-@click.option(
-    "--dissolve", is_flag=True, help="With --file: merge features sharing a code."
 )
 @options.data_dir
 @options.lang

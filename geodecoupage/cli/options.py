@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -123,3 +124,134 @@ def fmt(*choices: str) -> Callable[[F], F]:
         show_default=True,
         help="Output format.",
     )
+
+
+# ---- a user's territory file -------------------------------------------------
+# ``layers check --file`` and the analysis commands' ``--territory`` read the same
+# file options; *via* names the option they go with in the help.
+
+
+def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Apply *decorators* so that their options show in the order given."""
+
+    def apply(f: F) -> F:
+        for deco in reversed(decorators):
+            f = deco(f)
+        return f
+
+    return apply
+
+
+def territory_file_options(via: str) -> Callable[[F], F]:
+    """Return the options that say how to read a territory file given with *via*.
+
+    ``--code-col``, ``--name-col``, ``--layer-name``, ``--crs`` (parameter
+    ``declared_crs``) and ``--dissolve``: the arguments of
+    :func:`geodecoupage.layers.read_territory`.
+    """
+    return _compose(
+        click.option(
+            "--code-col", default=None, help=f"With {via}: the column of unit codes."
+        ),
+        click.option(
+            "--name-col", default=None, help=f"With {via}: the column of unit names."
+        ),
+        click.option(
+            "--layer-name",
+            default=None,
+            help=f"With {via}: layer inside a GeoPackage.",
+        ),
+        click.option(
+            "--crs",
+            "declared_crs",
+            default=None,
+            metavar="CRS",
+            help=f"With {via}: the file's CRS when it declares none (e.g. EPSG:4326).",
+        ),
+        click.option(
+            "--dissolve",
+            is_flag=True,
+            help=f"With {via}: merge features sharing a code.",
+        ),
+    )
+
+
+_TERRITORY_PARAMS = (
+    "territory",
+    "code_col",
+    "name_col",
+    "layer_name",
+    "declared_crs",
+    "dissolve",
+    "territory_key",
+)
+
+
+def _territory_source(params: dict[str, Any]) -> Any:
+    """The :class:`TerritorySource` of the ``--territory`` options, or None."""
+    from geodecoupage.reports.inputs import TerritorySource
+
+    path = params["territory"]
+    if path is None:
+        flags = {
+            "code_col": "--code-col",
+            "name_col": "--name-col",
+            "layer_name": "--layer-name",
+            "declared_crs": "--crs",
+            "dissolve": "--dissolve",
+        }
+        given = [flag for p, flag in flags.items() if params[p]]
+        if given:
+            msg = f"{', '.join(given)}: only with --territory FILE."
+            raise click.UsageError(msg)
+        return None
+    if not params["code_col"]:
+        msg = "--territory needs --code-col (the column of unit codes)."
+        raise click.UsageError(msg)
+    return TerritorySource(
+        path=path,
+        code_col=params["code_col"],
+        name_col=params["name_col"],
+        layer=params["layer_name"],
+        crs=params["declared_crs"],
+        dissolve=params["dissolve"],
+        key=params["territory_key"],
+    )
+
+
+def territory(f: F) -> F:
+    """Add ``--territory FILE`` and its reading options to an analysis command.
+
+    The command receives one ``territory`` argument instead: a
+    :class:`geodecoupage.reports.inputs.TerritorySource`, or None without
+    ``--territory``. Reading options without ``--territory``, or ``--territory``
+    without ``--code-col``, are usage errors (exit code 2).
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        raw = {p: kwargs.pop(p) for p in _TERRITORY_PARAMS}
+        return f(*args, territory=_territory_source(raw), **kwargs)
+
+    decorated = _compose(
+        click.option(
+            "--territory",
+            "territory",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            metavar="FILE",
+            help="A user territory file (e.g. the territories of local "
+            "coordination tables) analysed with the layers, under the key of "
+            "--territory-key.",
+        ),
+        territory_file_options("--territory"),
+        click.option(
+            "--territory-key",
+            default="territoire",
+            show_default=True,
+            metavar="NAME",
+            help="With --territory: the territory's layer key in tables, maps "
+            "and crosswalks (not a catalogue key).",
+        ),
+    )(wrapper)
+    return cast(F, decorated)
