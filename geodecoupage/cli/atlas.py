@@ -1,6 +1,7 @@
 """``geodecoupage atlas build`` and ``geodecoupage crosswalk``: the overlay engine.
 
-Both commands read catalogue layers, build their atlas in one overlay pass
+Both commands read catalogue layers (and a user's ``--territory``), build their
+atlas in one overlay pass
 (:func:`geodecoupage.overlay.build_atlas`) and write the atoms or a crosswalk
 table. Files are written atomically and never overwritten without
 ``--overwrite``.
@@ -17,7 +18,7 @@ import click
 
 from geodecoupage.cli import options
 from geodecoupage.layers import LAYER_KEYS
-from geodecoupage.reports.inputs import read_layers, read_population
+from geodecoupage.reports.inputs import read_inputs, read_population
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def atlas() -> None:
 
 @atlas.command("build")
 @options.layers
+@options.territory
 @options.data_dir
 @options.output
 @options.overwrite
@@ -77,6 +79,7 @@ def atlas() -> None:
 )
 def build(
     layers: tuple[str, ...] | None,
+    territory: Any,
     data_dir: Path | None,
     output: Path | None,
     overwrite: bool,
@@ -96,6 +99,8 @@ def build(
     Examples:
       geodecoupage atlas build --layers mrc,rls,css -o atlas.gpkg
       geodecoupage atlas build --layers mrc,rls --population -o atlas.parquet
+      geodecoupage atlas build --territory demarches.gpkg --code-col id \\
+          --layers cisss,css -o atlas.gpkg
       geodecoupage atlas build --layers mrc,rls,css --engine dask -o atlas.gpkg
       geodecoupage atlas build --layers mrc,rls --engine dask \\
           --scheduler tcp://10.0.0.5:8786 -o atlas.gpkg
@@ -120,7 +125,7 @@ def build(
         )
         raise click.UsageError(msg)
     check_writable(output, overwrite=overwrite)  # refuse before the long part
-    data = read_layers(layers, data_dir)
+    data = read_inputs(layers, data_dir, territory=territory)
     kwargs = _atlas_kwargs(min_area_m2, snap_m)
     if population:
         kwargs["population"] = read_population(data_dir, required=True)
@@ -144,9 +149,34 @@ def build(
     )
 
 
+def _complete_key(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[str]:
+    keys = [*LAYER_KEYS, ctx.params.get("territory_key") or "territoire"]
+    return [k for k in keys if k.startswith(incomplete)]
+
+
+def _check_pair_keys(source: str, target: str, territory: Any) -> None:
+    """Usage error unless SOURCE and TARGET are catalogue or territory keys."""
+    tkey = territory.key if territory is not None else None
+    known = list(dict.fromkeys([*LAYER_KEYS, *([tkey] if tkey else [])]))
+    for name, value in (("SOURCE", source), ("TARGET", target)):
+        if value not in known:
+            hint = "" if tkey else " (or a territory key, with --territory FILE)"
+            msg = f"{value!r} is not a layer key; choose from {', '.join(known)}{hint}."
+            raise click.BadParameter(msg, param_hint=f"'{name}'")
+    if tkey is not None and tkey not in (source, target):
+        msg = (
+            f"--territory is read as {tkey!r}: name it as SOURCE or TARGET, e.g. "
+            f"geodecoupage crosswalk {tkey} {target} --territory ..."
+        )
+        raise click.UsageError(msg)
+
+
 @click.command("crosswalk")
-@click.argument("source", type=click.Choice(list(LAYER_KEYS)))
-@click.argument("target", type=click.Choice(list(LAYER_KEYS)))
+@click.argument("source", metavar="SOURCE", shell_complete=_complete_key)
+@click.argument("target", metavar="TARGET", shell_complete=_complete_key)
+@options.territory
 @click.option(
     "--weight",
     type=click.Choice(["area", "population"]),
@@ -175,6 +205,7 @@ def build(
 def crosswalk(
     source: str,
     target: str,
+    territory: Any,
     weight: str,
     fmt: str | None,
     include_gaps: bool,
@@ -189,17 +220,21 @@ def crosswalk(
     Columns: source_code, target_code, area_m2, share_of_source, share_of_target
     (and population, pop_share_of_source, pop_share_of_target with --weight
     population). Codes are the official codes, zero-padded as published. Without
-    -o, CSV (or JSON) goes to stdout.
+    -o, CSV (or JSON) goes to stdout. SOURCE or TARGET may be the key of a
+    --territory file (default key: territoire).
 
     \b
     Examples:
       geodecoupage crosswalk mrc rls
       geodecoupage crosswalk mrc rls --weight population -o mrc_rls.csv
       geodecoupage crosswalk rls css --format gpkg -o rls_css.gpkg
+      geodecoupage crosswalk territoire cisss --territory demarches.gpkg \\
+          --code-col id -o demarches_cisss.csv
     """
     from geodecoupage._io import atomic_path, check_writable
     from geodecoupage.overlay import build_atlas
 
+    _check_pair_keys(source, target, territory)
     if fmt is None:
         suffix = output.suffix.lower().lstrip(".") if output is not None else ""
         fmt = suffix if suffix in _XW_FORMATS else "csv"
@@ -208,7 +243,10 @@ def crosswalk(
         raise click.UsageError(msg)
     if output is not None:
         check_writable(output, overwrite=overwrite)
-    data = read_layers([source, target], data_dir)
+    tkey = territory.key if territory is not None else None
+    data = read_inputs(
+        [k for k in (source, target) if k != tkey], data_dir, territory=territory
+    )
     kwargs = _atlas_kwargs(min_area_m2, snap_m)
     if weight == "population":
         kwargs["population"] = read_population(data_dir, required=True)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from geodecoupage.cli import options
-from geodecoupage.reports.inputs import read_layers, read_population
+from geodecoupage.reports.inputs import read_inputs, read_population
 
 logger = logging.getLogger(__name__)
 
@@ -17,12 +17,13 @@ logger = logging.getLogger(__name__)
 @click.command("audit")
 @options.data_dir
 @options.layers
+@options.territory
 @click.option(
     "--tables",
     default=None,
     metavar="KEY",
-    help="Table layer of the over-concertation risk (e.g. mrc); the other layers "
-    "are the institutions.",
+    help="Table layer of the over-concertation risk (e.g. mrc; default with "
+    "--territory: the territory); the other layers are the institutions.",
 )
 @options.region
 @options.threshold
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 def audit(
     data_dir: Path | None,
     layers: tuple[str, ...] | None,
+    territory: Any,
     tables: str | None,
     region: str | None,
     threshold: float,
@@ -57,22 +59,37 @@ def audit(
     risk_institutions.csv, sensitivity.csv and summary.json into the -o folder
     and prints a short summary; without -o, prints the JSON summary on stdout.
 
+    With --territory FILE --code-col COL, the file's units (e.g. the territories
+    of local coordination tables) are one more layer, named by --territory-key;
+    without --tables they are the tables, and the LAYERS units each one
+    overlaps are its institutions.
+
     \b
     Examples:
       geodecoupage audit --layers mrc,rls,css --tables mrc -o out/
       geodecoupage audit --layers mrc,cisss,rls,css --tables mrc --region 06 -o mtl/
       geodecoupage audit --layers mrc,rls --threshold 0.05 --lang en | jq .pairs
+      geodecoupage audit --territory demarches.gpkg --code-col id \\
+          --layers cisss,css,municipalites --region 05 -o estrie/
     """
     from geodecoupage.metrics import OUTPUT_FILES
     from geodecoupage.metrics import audit as run_audit
-    from geodecoupage.metrics.region import select_region
     from geodecoupage.overlay.atlas import build_atlas
+    from geodecoupage.reports.inputs import select_inputs_region
 
-    if not layers or len(layers) < 2:
-        msg = "--layers needs at least two layer keys, e.g. --layers mrc,rls,css."
+    tkey = territory.key if territory is not None else None
+    catalogue = list(layers or ())
+    keys = list(dict.fromkeys([*([tkey] if tkey else []), *catalogue]))
+    if len(keys) < 2:
+        msg = (
+            "--layers needs at least two layer keys, e.g. --layers mrc,rls,css "
+            "(one with --territory, e.g. --layers cisss)."
+        )
         raise click.UsageError(msg)
-    if tables is not None and tables not in options.LAYER_KEYS:
-        known = ", ".join(options.LAYER_KEYS)
+    if tables is None and tkey is not None:
+        tables = tkey
+    if tables is not None and tables not in (*options.LAYER_KEYS, tkey):
+        known = ", ".join([*([tkey] if tkey else []), *options.LAYER_KEYS])
         msg = f"--tables: unknown layer {tables!r}; choose from {known}."
         raise click.UsageError(msg)
     if output is not None and not overwrite:
@@ -81,14 +98,15 @@ def audit(
 
         for name in OUTPUT_FILES:
             check_writable(output / name, overwrite=False)
-    keys = list(dict.fromkeys([*layers, *([tables] if tables else [])]))
-    read_keys = list(keys)
+    if tables is not None and tables not in keys:
+        keys.append(tables)
+    read_keys = [k for k in keys if k != tkey]
     if region is not None and "mrc" not in read_keys:
         read_keys.append("mrc")
-    data = read_layers(read_keys, data_dir)
+    data = read_inputs(read_keys, data_dir, territory=territory, lang=lang)
     within = None
     if region is not None:
-        sel = select_region(data, region=region)
+        sel = select_inputs_region(data, region=region, territory_key=tkey)
         data = dict(sel.layers)
         within = {k: list(v) for k, v in sel.within.items()}
     names = {k: {str(c): str(n) for c, n in g["nom"].items()} for k, g in data.items()}

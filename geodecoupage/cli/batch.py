@@ -204,6 +204,12 @@ def with_batch(cmd: click.Command) -> click.Command:
         jobs = params.pop("jobs")
         force = params.pop("force")
         config_path = params.pop("config_path")
+        if params.get("territory") is not None and (all_regions or config_path):
+            msg = (
+                "--territory audits one territory (the province or --region), "
+                "not with --all-regions or --config."
+            )
+            raise click.UsageError(msg)
         if not all_regions:
             if jobs != 1 or force:
                 msg = "--jobs and --force go with --all-regions."

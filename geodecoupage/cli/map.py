@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,6 +16,7 @@ logger = logging.getLogger(__name__)
 @click.command("map")
 @options.data_dir
 @options.layers
+@options.territory
 @options.region
 @options.threshold
 @options.min_area_m2
@@ -44,6 +46,7 @@ logger = logging.getLogger(__name__)
 def map_(
     data_dir: Path | None,
     layers: tuple[str, ...] | None,
+    territory: Any,
     region: str | None,
     threshold: float,
     min_area_m2: float | None,
@@ -66,20 +69,24 @@ def map_(
     Examples:
       geodecoupage map --layers mrc,rls,css -o carte.html
       geodecoupage map --layers mtl_arrondissements,cisss --region 06 -o mtl.html
+      geodecoupage map --territory demarches.gpkg --code-col id --name-col nom \\
+          --layers cisss,css -o demarches.html
     """
     from geodecoupage._io import check_writable
-    from geodecoupage.cli.report import check_layer_keys, prepare
+    from geodecoupage.cli.report import layer_keys, prepare
     from geodecoupage.maps import overlap_map, save_map
-    from geodecoupage.reports.inputs import read_layers
+    from geodecoupage.reports.inputs import read_inputs
 
-    keys = check_layer_keys(layers, at_least=1)
+    keys = layer_keys(layers, territory, at_least=1)
     if output is None:
         msg = "give the map's path with -o, e.g. -o carte.html."
         raise click.UsageError(msg)
     check_writable(output, overwrite=overwrite)
     bounds = None
     if len(keys) == 1 and region is None:
-        data, atlas = read_layers(keys, data_dir), None
+        catalogue = keys if territory is None else []  # the one layer shown
+        data = read_inputs(catalogue, data_dir, territory=territory, lang=lang)
+        atlas = None
     else:
         prep = prepare(
             keys,
@@ -87,6 +94,8 @@ def map_(
             region=region,
             min_area_m2=min_area_m2,
             population=population,
+            territory=territory,
+            lang=lang,
         )
         data, atlas = prep.layers, prep.atlas if len(keys) > 1 else None
         if prep.within is not None:

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from geodecoupage.cli import options
-from geodecoupage.reports.inputs import read_layers, read_population
+from geodecoupage.reports.inputs import read_inputs, read_population
 
 logger = logging.getLogger(__name__)
 
@@ -33,19 +33,25 @@ def prepare(
     region: str | None,
     min_area_m2: float | None,
     population: bool,
+    territory: Any = None,
+    lang: str = "fr",
 ) -> Prepared:
-    """Read *keys*, restrict them to *region* and build their atlas."""
-    from geodecoupage.overlay.atlas import build_atlas
+    """Read *keys* (and the *territory*), restrict them to *region*, build the atlas.
 
-    read_keys = list(keys)
+    *keys* may hold the territory's key; the territory is read from *territory*
+    (a :class:`geodecoupage.reports.inputs.TerritorySource`).
+    """
+    from geodecoupage.overlay.atlas import build_atlas
+    from geodecoupage.reports.inputs import select_inputs_region
+
+    tkey = territory.key if territory is not None else None
+    read_keys = [k for k in keys if k != tkey]
     if region is not None and "mrc" not in read_keys:
         read_keys.append("mrc")  # a region is a set of MRC
-    data = read_layers(read_keys, data_dir)
+    data = read_inputs(read_keys, data_dir, territory=territory, lang=lang)
     within = None
     if region is not None:
-        from geodecoupage.metrics.region import select_region
-
-        sel = select_region(data, region=region)
+        sel = select_inputs_region(data, region=region, territory_key=tkey)
         data = dict(sel.layers)
         within = {k: tuple(v) for k, v in sel.within.items()}
     kwargs: dict[str, Any] = {}
@@ -65,28 +71,38 @@ def prepare(
     return Prepared(layers=shown, atlas=atlas, within=within, names=names)
 
 
-def check_layer_keys(layers: tuple[str, ...] | None, *, at_least: int) -> list[str]:
-    """Return the --layers keys, or raise a usage error when too few."""
-    if not layers or len(layers) < at_least:
+def layer_keys(
+    layers: tuple[str, ...] | None, territory: Any, *, at_least: int
+) -> list[str]:
+    """Return the territory's key (first, if any) and the --layers keys.
+
+    Raises a usage error when they are fewer than *at_least*.
+    """
+    keys = [territory.key] if territory is not None else []
+    keys += [k for k in layers or () if k not in keys]
+    if len(keys) < at_least:
+        extra = " (the territory counts as one)" if territory is not None else ""
         msg = (
-            f"--layers needs at least {at_least} layer key(s), e.g. "
+            f"--layers needs at least {at_least} layer key(s){extra}, e.g. "
             "--layers mrc,rls,css."
         )
         raise click.UsageError(msg)
-    return list(dict.fromkeys(layers))
+    return keys
 
 
 @click.command("report")
 @options.data_dir
 @options.layers
+@options.territory
 @click.option(
     "--tables",
     default="auto",
     show_default=True,
     metavar="KEY|auto|none",
-    help="Table layer of the over-concertation risk (auto: mrc, then "
-    "mtl_quartiers, when listed); the institutions are the listed rss, cisss, "
-    "rls, clsc, css and school-board layers.",
+    help="Table layer of the over-concertation risk (auto: the --territory, "
+    "else mrc, then mtl_quartiers, when listed); the institutions are the listed "
+    "rss, cisss, rls, clsc, css and school-board layers (every other listed "
+    "layer when the tables are the territory).",
 )
 @options.region
 @options.threshold
@@ -107,6 +123,7 @@ def check_layer_keys(layers: tuple[str, ...] | None, *, at_least: int) -> list[s
 def report(
     data_dir: Path | None,
     layers: tuple[str, ...] | None,
+    territory: Any,
     tables: str,
     region: str | None,
     threshold: float,
@@ -130,12 +147,15 @@ def report(
     Examples:
       geodecoupage report --layers mrc,cisss,rls,css -o rapport.html
       geodecoupage report --layers mrc,rls,css --region 06 -o mtl.html --lang en
+      geodecoupage report --territory demarches.gpkg --code-col id \\
+          --layers cisss,css,municipalites -o demarches.html
     """
     from geodecoupage._io import check_writable
     from geodecoupage.metrics import audit as run_audit
     from geodecoupage.reports.report import INSTITUTION_LAYERS, write_report
 
-    keys = check_layer_keys(layers, at_least=2)
+    keys = layer_keys(layers, territory, at_least=2)
+    tkey = territory.key if territory is not None else None
     if output is None:
         msg = "give the report's path with -o, e.g. -o rapport.html."
         raise click.UsageError(msg)
@@ -144,12 +164,12 @@ def report(
         table_layer = None
     elif tables == "auto":
         table_layer = "auto"
-    elif tables in options.LAYER_KEYS:
+    elif tables in (*options.LAYER_KEYS, tkey):
         table_layer = tables
         if tables not in keys:
             keys.append(tables)
     else:
-        known = ", ".join(options.LAYER_KEYS)
+        known = ", ".join([*([tkey] if tkey else []), *options.LAYER_KEYS])
         msg = (
             f"--tables: unknown layer {tables!r}; choose auto, none or one of {known}."
         )
@@ -161,10 +181,17 @@ def report(
         region=region,
         min_area_m2=min_area_m2,
         population=population,
+        territory=territory,
+        lang=lang,
     )
     if table_layer == "auto":
-        table_layer = next((k for k in ("mrc", "mtl_quartiers") if k in keys), None)
-    institutions = [k for k in keys if k in INSTITUTION_LAYERS and k != table_layer]
+        auto = (tkey, "mrc", "mtl_quartiers")
+        table_layer = next((k for k in auto if k is not None and k in keys), None)
+    if table_layer is not None and table_layer == tkey:
+        # A territory's tables summon every other layer: towns and MRC too.
+        institutions = [k for k in keys if k != table_layer]
+    else:
+        institutions = [k for k in keys if k in INSTITUTION_LAYERS and k != table_layer]
     result = run_audit(
         prep.atlas,
         layers=keys,
@@ -176,6 +203,7 @@ def report(
     )
     params = {
         "layers": ",".join(keys),
+        **({"territory": str(territory.path)} if territory is not None else {}),
         "tables": table_layer or "none",
         "region": region or "",
         "population": population,

@@ -90,6 +90,8 @@ def label(key: str) -> UnitLabel:
     found = _LABELS.get(key)
     if found is not None:
         return found
+    if key == "territoire":  # the default key of a user's territory
+        return UnitLabel("territoire", "territoires", False, "territory", "territories")
     return UnitLabel(
         f"territoire {key}", f"territoires {key}", False, f"{key} unit", f"{key} units"
     )
