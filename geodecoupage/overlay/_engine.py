@@ -208,6 +208,28 @@ def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
     return np.arange(total, dtype=np.int64) - offsets + np.repeat(starts, counts)
 
 
+def _pack(*cols: IntArray) -> IntArray | None:
+    """One int64 key per row that sorts like the rows (first column first).
+
+    ``None`` when the mixed-radix key would not fit in 62 bits (the caller
+    then sorts on the columns).
+    """
+    n = len(cols[0])
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    lows = [int(c.min()) for c in cols]
+    spans = [int(c.max()) - lo + 1 for c, lo in zip(cols, lows, strict=True)]
+    total = 1
+    for sp in spans:
+        total *= sp
+    if total >= 2**62:
+        return None
+    key = np.zeros(n, dtype=np.int64)
+    for c, lo, sp in zip(cols, lows, spans, strict=True):
+        key = key * sp + (c - lo)
+    return key
+
+
 def _run_starts(*keys: npt.NDArray[np.int64]) -> BoolArray:
     """True where a row of the (sorted) key columns differs from the previous."""
     n = len(keys[0])
@@ -465,19 +487,29 @@ def _cell_linework(
     rings, sub = shapely.get_parts(rings, return_index=True)  # polygons with holes
     ring_cell = cell[np.asarray(ring_src)[sub]]
     coords, cidx = shapely.get_coordinates(rings, return_index=True)
-    coords = np.round(coords / grid) * grid
+    icoords = np.round(coords / grid)
+    coords = icoords * grid
+    icoords = icoords.astype(np.int64)
     same = cidx[1:] == cidx[:-1]
-    a, b = coords[:-1], coords[1:]
+    a, b = icoords[:-1], icoords[1:]
     seg = np.flatnonzero(same & ((a[:, 0] != b[:, 0]) | (a[:, 1] != b[:, 1])))
     a, b = a[seg], b[seg]
     seg_cell = ring_cell[cidx[seg]]
     swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
     lo = np.where(swap[:, None], b, a)
     hi = np.where(swap[:, None], a, b)
-    order = np.lexsort((seg, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0], seg_cell))
-    first = _run_starts(
-        seg_cell[order], lo[order, 0], lo[order, 1], hi[order, 0], hi[order, 1]
-    )
+    # the first segment (lowest seg: the sort is stable) of every run of equal
+    # (cell, lo, hi)
+    k_lo = _pack(seg_cell, lo[:, 0], lo[:, 1])
+    k_hi = _pack(hi[:, 0], hi[:, 1])
+    if k_lo is not None and k_hi is not None:
+        order = np.lexsort((k_hi, k_lo))
+        first = _run_starts(k_lo[order], k_hi[order])
+    else:
+        order = np.lexsort((hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0], seg_cell))
+        first = _run_starts(
+            seg_cell[order], lo[order, 0], lo[order, 1], hi[order, 0], hi[order, 1]
+        )
     kept = np.sort(seg[order[first]])
     # rejoin runs of consecutive kept segments into polylines
     new_run = np.ones(len(kept), dtype=bool)
@@ -570,15 +602,12 @@ def _face_edges(
     faces: GeomArray, face_cell: IntArray, cells: FloatArray, grid: float
 ) -> tuple[Edges, int]:
     """Match the boundary segments of the faces (see :class:`Edges`)."""
-    rings, ring_face = shapely.get_rings(faces, return_index=True)
-    ring_face = np.asarray(ring_face, dtype=np.int64)
-    is_shell = np.ones(len(rings), dtype=bool)
-    is_shell[1:] = ring_face[1:] != ring_face[:-1]  # get_rings lists the shell first
-    # the face lies on the left of a ring's segments when a shell is
-    # counter-clockwise or a hole clockwise
-    ring_left = np.asarray(shapely.is_ccw(rings), dtype=bool) == is_shell
-    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    coords, ring_idx, ring_face, is_shell = face_rings(faces)
     q = np.rint(coords / grid).astype(np.int64)
+    # the face lies on the left of a ring's segments when a shell is
+    # counter-clockwise or a hole clockwise (orientation: sign of the exact
+    # integer shoelace sum of the ring)
+    ring_left = (_ring_cross_int(q, ring_idx, len(ring_face)) > 0) == is_shell
     same = ring_idx[1:] == ring_idx[:-1]
     a, b = q[:-1][same], q[1:][same]
     r = ring_idx[:-1][same]
@@ -597,6 +626,56 @@ def _face_edges(
         a, b, face, left = _cut_border(a, b, face, left, border, vert[border])
     f_left, f_right, xy, anomalies = match_segments(a, b, face, left)
     return Edges(f_left, f_right, xy, segment_lengths(xy, grid)), anomalies
+
+
+def face_rings(faces: GeomArray) -> tuple[FloatArray, IntArray, IntArray, BoolArray]:
+    """Vertices of every ring of the faces, without building ring geometries.
+
+    Rings come in :func:`shapely.get_rings` order (face by face, the shell then
+    the holes). Only the few faces with holes are split into rings; the others
+    are one ring holding all their coordinates.
+
+    Returns
+    -------
+    xy, ring_of, ring_face, is_shell
+        ``(n, 2)`` vertices (each ring closed), the ring of each vertex, the
+        face of each ring and whether the ring is the face's shell.
+    """
+    faces = np.asarray(faces, dtype=object)
+    xy = np.asarray(shapely.get_coordinates(faces), dtype=np.float64).reshape(-1, 2)
+    n_coords = np.asarray(shapely.get_num_coordinates(faces), dtype=np.int64)
+    n_holes = np.asarray(shapely.get_num_interior_rings(faces), dtype=np.int64)
+    n_rings = np.where(n_coords > 0, 1 + np.maximum(n_holes, 0), 0)
+    ring_face = np.repeat(np.arange(len(faces), dtype=np.int64), n_rings)
+    ring_len = np.repeat(n_coords, n_rings)
+    with_holes = np.flatnonzero((n_holes > 0) & (n_coords > 0))
+    if len(with_holes):
+        rings = shapely.get_rings(faces[with_holes])
+        first_ring = np.cumsum(n_rings) - n_rings
+        pos = _ranges(first_ring[with_holes], n_rings[with_holes])
+        ring_len[pos] = shapely.get_num_coordinates(rings)
+    ring_of = np.repeat(np.arange(len(ring_len), dtype=np.int64), ring_len)
+    is_shell = np.ones(len(ring_face), dtype=bool)
+    is_shell[1:] = ring_face[1:] != ring_face[:-1]
+    return xy, ring_of, ring_face, is_shell
+
+
+def _ring_cross_int(q: IntArray, ring_of: IntArray, n_rings: int) -> IntArray:
+    """Twice the signed area of each closed ring of integer vertices, exactly.
+
+    Vertices are taken relative to the ring's first one, so the int64 products
+    stay far below overflow for any ring that fits in a quadtree cell.
+    """
+    out = np.zeros(n_rings, dtype=np.int64)
+    if len(q) < 2:
+        return out
+    starts = np.flatnonzero(np.r_[True, ring_of[1:] != ring_of[:-1]])
+    rel = q - np.repeat(q[starts], np.diff(np.append(starts, len(q))), axis=0)
+    same = ring_of[1:] == ring_of[:-1]
+    cross = rel[:-1, 0] * rel[1:, 1] - rel[1:, 0] * rel[:-1, 1]
+    cross[~same] = 0
+    np.add.at(out, ring_of[:-1], cross)
+    return out
 
 
 def match_segments(
@@ -628,9 +707,15 @@ def match_segments(
     lo = np.where(swap[:, None], b, a)
     hi = np.where(swap[:, None], a, b)
     left = left != swap  # now relative to the direction lo -> hi
-    order = np.lexsort((face, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))
-    lo, hi, face, left = lo[order], hi[order], face[order], left[order]
-    first = _run_starts(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
+    k_lo, k_hi = _pack(lo[:, 0], lo[:, 1]), _pack(hi[:, 0], hi[:, 1])
+    if k_lo is not None and k_hi is not None:
+        order = np.lexsort((face, k_hi, k_lo))
+        first = _run_starts(k_lo[order], k_hi[order])
+        lo, hi, face, left = lo[order], hi[order], face[order], left[order]
+    else:
+        order = np.lexsort((face, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))
+        lo, hi, face, left = lo[order], hi[order], face[order], left[order]
+        first = _run_starts(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
     run = np.cumsum(first) - 1
     n = int(run[-1]) + 1
     f_left = np.full(n, -1, dtype=np.int64)
@@ -1018,15 +1103,18 @@ def _trace_rings(
     # outgoing edges sorted by (group, start vertex, angle)
     d = (p1 - p0).astype(np.float64)
     angle = np.arctan2(d[:, 1], d[:, 0])
-    order = np.lexsort((angle, v0, grp))
-    key_g, key_v, key_a = grp[order], v0[order], angle[order]
-    start = _run_starts(key_g, key_v)
+    n_vert = int(vid.max()) + 1
+    gv0 = grp * n_vert + v0  # (group, vertex) as one key
+    order = np.lexsort((angle, gv0))
+    key_gv, key_a = gv0[order], angle[order]
+    start = _run_starts(key_gv)
     run_start = np.flatnonzero(start)
     run_len = np.diff(np.append(run_start, n))
     # for each edge e, the run of outgoing edges (same group) at its end vertex
-    out_key = np.column_stack([key_g[run_start], key_v[run_start]])
-    q = np.column_stack([grp, v1])
-    pos = _search_rows(out_key, q)
+    out_key = key_gv[run_start]
+    q = grp * n_vert + v1
+    pos = np.minimum(np.searchsorted(out_key, q), len(out_key) - 1)
+    pos = np.where(out_key[pos] == q, pos, -1)
     if (pos < 0).any():  # pragma: no cover - unbalanced outline
         msg = "dissolve: an outline does not close (unbalanced vertex)"
         raise RuntimeError(msg)
@@ -1058,18 +1146,21 @@ def _trace_rings(
         jump = jump[jump]
     # rank of each edge in its cycle, counted from the cycle's smallest edge
     head = label == np.arange(n)
-    succ = nxt.copy()
+    # (the cut end points to a sentinel n that points to itself at distance 0)
     pred = np.empty(n, dtype=np.int64)
     pred[nxt] = np.arange(n)
-    succ[pred[head]] = -1  # cut each cycle before its head
-    dist = np.where(succ >= 0, 1, 0).astype(np.int64)
-    ptr = succ.copy()
-    while (ptr >= 0).any():
-        live = ptr >= 0
-        dist[live] += np.where(ptr[live] >= 0, dist[ptr[live]], 0)
-        ptr_next = np.full(n, -1, dtype=np.int64)
-        ptr_next[live] = ptr[ptr[live]]
-        ptr = ptr_next
+    ptr = np.append(nxt, n)
+    ptr[pred[head]] = n  # cut each cycle before its head
+    dist = np.ones(n + 1, dtype=np.int64)
+    dist[n] = 0
+    dist[pred[head]] = 0
+    while True:
+        up = ptr[ptr]
+        if np.array_equal(up, ptr):
+            break
+        dist += dist[ptr]
+        ptr = up
+    dist = dist[:n]
     ring_ids, ring_of_edge = np.unique(label, return_inverse=True)
     ring_of_edge = ring_of_edge.ravel()
     # position from the head = (cycle length - 1) - distance to the cut end
@@ -1094,15 +1185,3 @@ def _row_ids(rows: IntArray) -> IntArray:
     key = (rows[:, 0] - lo[0]) * span + (rows[:, 1] - lo[1])
     _, inv = np.unique(key, return_inverse=True)
     return np.asarray(inv, dtype=np.int64).ravel()
-
-
-def _search_rows(table: IntArray, q: IntArray) -> IntArray:
-    """Row index of each row of *q* in the lexicographically sorted *table*."""
-    lo = np.min(np.concatenate([table, q]), axis=0)
-    hi = np.max(np.concatenate([table, q]), axis=0)
-    span = hi[1] - lo[1] + 1
-    tk = (table[:, 0] - lo[0]) * span + (table[:, 1] - lo[1])
-    qk = (q[:, 0] - lo[0]) * span + (q[:, 1] - lo[1])
-    pos = np.searchsorted(tk, qk)
-    pos = np.minimum(pos, len(tk) - 1)
-    return np.where(tk[pos] == qk, pos, -1)
