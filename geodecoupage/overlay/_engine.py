@@ -608,12 +608,14 @@ def _face_edges(
     # counter-clockwise or a hole clockwise (orientation: sign of the exact
     # integer shoelace sum of the ring)
     ring_left = (_ring_cross_int(q, ring_idx, len(ring_face)) > 0) == is_shell
-    same = ring_idx[1:] == ring_idx[:-1]
-    a, b = q[:-1][same], q[1:][same]
-    r = ring_idx[:-1][same]
+    # segments between consecutive distinct vertices of a ring (one gather)
+    sel = np.flatnonzero(
+        (ring_idx[1:] == ring_idx[:-1])
+        & ((q[:-1, 0] != q[1:, 0]) | (q[:-1, 1] != q[1:, 1]))
+    )
+    a, b = q[sel], q[sel + 1]
+    r = ring_idx[sel]
     face, left = ring_face[r], ring_left[r]
-    nz = (a[:, 0] != b[:, 0]) | (a[:, 1] != b[:, 1])
-    a, b, face, left = a[nz], b[nz], face[nz], left[nz]
 
     # cut the segments lying on a cell border at every vertex met on that line,
     # so both sides of a border between cells of different sizes match
@@ -934,8 +936,10 @@ def dissolve(
     p1 = np.concatenate([hi[use_l], lo[use_r]])
     if len(grp) == 0:
         return out, n_parts
-    (coords, ring_of), ring_group = _trace_rings(grp, p0, p1)
-    coords, ring_of, ring_group = _split_touching(coords, ring_of, ring_group)
+    (coords, ring_of, vids), ring_group = _trace_rings(grp, p0, p1)
+    coords, ring_of, ring_group = _split_touching(
+        coords, ring_of, ring_group, vkey=vids
+    )
     ring_area = _ring_areas(coords, ring_of)
     n_rings = len(ring_group)
     xy = coords.astype(np.float64) * grid
@@ -1017,7 +1021,11 @@ def _repair(
 
 
 def _split_touching(
-    coords: IntArray, ring_of: IntArray, ring_group: IntArray
+    coords: IntArray,
+    ring_of: IntArray,
+    ring_group: IntArray,
+    *,
+    vkey: IntArray | None = None,
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Split rings that pass through a vertex twice into simple loops.
 
@@ -1028,13 +1036,14 @@ def _split_touching(
     """
     if len(coords) == 0:
         return coords, ring_of, ring_group
-    vkey = _row_ids(coords)
+    if vkey is None:
+        vkey = _row_ids(coords)
     closing = np.ones(len(ring_of), dtype=bool)
     closing[:-1] = ring_of[1:] != ring_of[:-1]  # the repeated first vertex
     body = np.flatnonzero(~closing)
-    o = np.lexsort((vkey[body], ring_of[body]))
-    dup = ~_run_starts(ring_of[body][o], vkey[body][o])
-    bad = np.unique(ring_of[body][o][dup])
+    rv = ring_of[body] * (int(vkey.max()) + 1) + vkey[body]  # (ring, vertex)
+    rv.sort()
+    bad = np.unique(rv[1:][rv[1:] == rv[:-1]] // (int(vkey.max()) + 1))
     if len(bad) == 0:
         return coords, ring_of, ring_group
     starts = np.searchsorted(ring_of, np.arange(len(ring_group)))
@@ -1087,14 +1096,15 @@ def _ring_areas(coords: IntArray, ring_of: IntArray) -> FloatArray:
 
 def _trace_rings(
     grp: IntArray, p0: IntArray, p1: IntArray
-) -> tuple[tuple[IntArray, IntArray], IntArray]:
+) -> tuple[tuple[IntArray, IntArray, IntArray], IntArray]:
     """Chain directed edges (group on the left) into closed rings.
 
     Returns
     -------
-    (coords, ring_of), ring_group
+    (coords, ring_of, vids), ring_group
         Ring vertices in order (each ring closed: last vertex = first) with the
-        ring of each vertex, and the group of each ring.
+        ring of each vertex and a dense id of each distinct vertex, and the
+        group of each ring.
     """
     n = len(grp)
     # vertex ids
@@ -1139,10 +1149,15 @@ def _trace_rings(
         nxt[multi] = order[best]
     # cycles of the permutation: label = smallest edge id of its cycle
     # (after k doublings a label is the minimum over 2**k successive edges)
+    # (once every window's minimum equals the next window's, each cycle's
+    # windows tile it and all hold the cycle's minimum: stop there)
     label = np.arange(n, dtype=np.int64)
     jump = nxt.copy()
     for _ in range(max(1, int(np.ceil(np.log2(n + 1))))):
-        label = np.minimum(label, label[jump])
+        ahead = label[jump]
+        if np.array_equal(ahead, label):
+            break
+        label = np.minimum(label, ahead)
         jump = jump[jump]
     # rank of each edge in its cycle, counted from the cycle's smallest edge
     head = label == np.arange(n)
@@ -1168,14 +1183,15 @@ def _trace_rings(
     position = (length[ring_of_edge] - 1) - dist
     o = np.lexsort((position, ring_of_edge))
     pts = p0[o]
+    pvid = v0[o]
     r_of = ring_of_edge[o]
     # close every ring: repeat its first vertex at the end
     firsts = np.searchsorted(r_of, np.arange(len(ring_ids)))
-    coords = np.insert(pts, np.append(firsts[1:], len(pts)), pts[firsts], axis=0)
-    ring_of = np.insert(
-        r_of, np.append(firsts[1:], len(r_of)), np.arange(len(ring_ids))
-    )
-    return (coords, ring_of), grp[ring_ids]
+    ends = np.append(firsts[1:], len(pts))
+    coords = np.insert(pts, ends, pts[firsts], axis=0)
+    vids = np.insert(pvid, ends, pvid[firsts])
+    ring_of = np.insert(r_of, ends, np.arange(len(ring_ids)))
+    return (coords, ring_of, vids), grp[ring_ids]
 
 
 def _row_ids(rows: IntArray) -> IntArray:
