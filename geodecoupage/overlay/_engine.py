@@ -1176,21 +1176,24 @@ def _trace_rings(
         dist += dist[ptr]
         ptr = up
     dist = dist[:n]
-    ring_ids, ring_of_edge = np.unique(label, return_inverse=True)
-    ring_of_edge = ring_of_edge.ravel()
+    # rings numbered by their head (smallest edge); each edge goes straight to
+    # its slot (ring start + position), one more slot per ring closes it
+    ring_ids = np.flatnonzero(head)
+    ring_of_edge = (np.cumsum(head) - 1)[label]
+    length = np.bincount(ring_of_edge, minlength=len(ring_ids))
     # position from the head = (cycle length - 1) - distance to the cut end
-    length = np.bincount(ring_of_edge)
     position = (length[ring_of_edge] - 1) - dist
-    o = np.lexsort((position, ring_of_edge))
-    pts = p0[o]
-    pvid = v0[o]
-    r_of = ring_of_edge[o]
-    # close every ring: repeat its first vertex at the end
-    firsts = np.searchsorted(r_of, np.arange(len(ring_ids)))
-    ends = np.append(firsts[1:], len(pts))
-    coords = np.insert(pts, ends, pts[firsts], axis=0)
-    vids = np.insert(pvid, ends, pvid[firsts])
-    ring_of = np.insert(r_of, ends, np.arange(len(ring_ids)))
+    start = np.cumsum(length + 1) - (length + 1)
+    dest = start[ring_of_edge] + position
+    total = n + len(ring_ids)
+    coords = np.empty((total, 2), dtype=p0.dtype)
+    coords[dest] = p0
+    vids = np.empty(total, dtype=np.int64)
+    vids[dest] = v0
+    close = start + length
+    coords[close] = coords[start]
+    vids[close] = vids[start]
+    ring_of = np.repeat(np.arange(len(ring_ids), dtype=np.int64), length + 1)
     return (coords, ring_of, vids), grp[ring_ids]
 
 
