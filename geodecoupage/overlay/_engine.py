@@ -961,8 +961,10 @@ def dissolve(
             np.column_stack([d[:, 1], -d[:, 0]]) / np.hypot(d[:, 0], d[:, 1])[:, None]
         )
         probe = ((a0 + a1) / 2.0 + 1e-3 * normal) * grid
-        tree = shapely.STRtree(shells_poly)
-        h_i, s_j = tree.query(shapely.points(probe), predicate="within")
+        # the shells are the prepared side of the test (``contains``), each
+        # prepared once, rather than every probe point
+        tree = shapely.STRtree(shapely.points(probe))
+        s_j, h_i = tree.query(shells_poly, predicate="contains")
         same = ring_group[hole_ids[h_i]] == ring_group[shell_ids[s_j]]
         h_i, s_j = h_i[same], s_j[same]
         # smallest shell first
