@@ -713,11 +713,15 @@ def match_segments(
     if k_lo is not None and k_hi is not None:
         order = np.lexsort((face, k_hi, k_lo))
         first = _run_starts(k_lo[order], k_hi[order])
-        lo, hi, face, left = lo[order], hi[order], face[order], left[order]
+        face, left = face[order], left[order]
+        # end points are only needed once per distinct segment
+        lo, hi = lo[order[first]], hi[order[first]]
+        first_only = True
     else:
         order = np.lexsort((face, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))
         lo, hi, face, left = lo[order], hi[order], face[order], left[order]
         first = _run_starts(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
+        first_only = False
     run = np.cumsum(first) - 1
     n = int(run[-1]) + 1
     f_left = np.full(n, -1, dtype=np.int64)
@@ -727,8 +731,10 @@ def match_segments(
     f_left[run[left]] = face[left]
     f_right[run[~left]] = face[~left]
     anomalies = int(((n_left > 1) | (n_right > 1)).sum())
-    start = np.flatnonzero(first)
-    return f_left, f_right, np.column_stack([lo[start], hi[start]]), anomalies
+    if not first_only:
+        start = np.flatnonzero(first)
+        lo, hi = lo[start], hi[start]
+    return f_left, f_right, np.column_stack([lo, hi]), anomalies
 
 
 def segment_lengths(xy: IntArray, grid: float) -> FloatArray:
@@ -1185,24 +1191,25 @@ def _trace_rings(
     length = np.bincount(ring_of_edge, minlength=len(ring_ids))
     # position from the head = (cycle length - 1) - distance to the cut end
     position = (length[ring_of_edge] - 1) - dist
-    start = np.cumsum(length + 1) - (length + 1)
-    dest = start[ring_of_edge] + position
+    slot0 = np.cumsum(length + 1) - (length + 1)
+    dest = slot0[ring_of_edge] + position
     total = n + len(ring_ids)
     coords = np.empty((total, 2), dtype=p0.dtype)
     coords[dest] = p0
     vids = np.empty(total, dtype=np.int64)
     vids[dest] = v0
-    close = start + length
-    coords[close] = coords[start]
-    vids[close] = vids[start]
+    close = slot0 + length
+    coords[close] = coords[slot0]
+    vids[close] = vids[slot0]
     ring_of = np.repeat(np.arange(len(ring_ids), dtype=np.int64), length + 1)
     return (coords, ring_of, vids), grp[ring_ids]
 
 
 def _row_ids(rows: IntArray) -> IntArray:
     """Dense id of each distinct row of a two-column int array (sorted order)."""
-    lo = rows.min(axis=0)
-    span = int(rows[:, 1].max() - lo[1]) + 1
-    key = (rows[:, 0] - lo[0]) * span + (rows[:, 1] - lo[1])
+    x, y = rows[:, 0], rows[:, 1]
+    y0 = int(y.min())
+    span = int(y.max()) - y0 + 1
+    key = (x - int(x.min())) * span + (y - y0)
     _, inv = np.unique(key, return_inverse=True)
     return np.asarray(inv, dtype=np.int64).ravel()

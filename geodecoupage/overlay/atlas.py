@@ -1007,14 +1007,12 @@ def _equal_area(faces: npt.NDArray[np.object_], grid: float) -> npt.NDArray[np.f
     # distinct vertices: the faces' vertices lie on the grid, and neighbouring
     # faces share them; a vertex is projected once (checked exactly: rows
     # sharing a grid key must hold the same floats)
-    q = np.rint(xy / grid)
-    lo, hi = q.min(axis=0), q.max(axis=0)
-    span = hi - lo + 1.0
+    qx, qy = np.rint(xy[:, 0] / grid), np.rint(xy[:, 1] / grid)
+    qx0, qy0 = qx.min(), qy.min()
+    span_x, span_y = qx.max() - qx0 + 1.0, qy.max() - qy0 + 1.0
     x = y = None
-    if float(span[0]) * float(span[1]) < 2.0**62:
-        key = (q[:, 0] - lo[0]).astype(np.int64) * int(span[1]) + (
-            q[:, 1] - lo[1]
-        ).astype(np.int64)
+    if float(span_x) * float(span_y) < 2.0**62:
+        key = (qx - qx0).astype(np.int64) * int(span_y) + (qy - qy0).astype(np.int64)
         o = np.argsort(key)
         ks = key[o]
         new = np.ones(n, dtype=bool)
@@ -1225,7 +1223,7 @@ def _merge_slivers(
     if len(pa) and is_sliver.any():
         keep = is_sliver[pa]
         pa, pb, plen = pa[keep], pb[keep], plen[keep]
-        o = np.lexsort((pb, pa))
+        o = np.argsort(pa * nc + pb, kind="stable")  # = lexsort((pb, pa))
         pa, pb, plen = pa[o], pb[o], plen[o]
         first = _engine._run_starts(pa, pb)
         starts = np.flatnonzero(first)
