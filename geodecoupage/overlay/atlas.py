@@ -11,7 +11,7 @@ Method and defaults: ``docs/methodologie.md``, section *Superposition*.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,14 +30,18 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MIN_AREA_M2",
+    "DEFAULT_POPULATION_SUPPORT",
     "DEFAULT_SLIVER_SHARE",
     "DEFAULT_SLIVER_WIDTH_M",
     "DEFAULT_SNAP_M",
+    "LAND_ONLY_LAYERS",
     "Atlas",
+    "PopulationSupport",
     "build_atlas",
 ]
 
 Weight = Literal["area", "population"]
+PopulationSupport = Literal["area", "land"]
 
 #: Snapping grid (m): vertices and intersections are rounded to it.
 DEFAULT_SNAP_M = 1.0
@@ -48,6 +52,15 @@ DEFAULT_MIN_AREA_M2 = 10_000.0
 DEFAULT_SLIVER_WIDTH_M = 20.0
 #: Share of a covering unit below which a thin piece is a sliver.
 DEFAULT_SLIVER_SHARE = 0.001
+#: Where a population polygon's count goes (see :func:`build_atlas`): ``"land"``
+#: spreads it over the part of the polygon that every land layer covers.
+DEFAULT_POPULATION_SUPPORT: PopulationSupport = "land"
+#: Catalogue layers drawn without water (the mirror's RLS are the MSSS territories
+#: with StatCan coastal water removed; the CISSS are dissolved from them): by
+#: default their coverage is the land on which population is placed. A layer is
+#: recognised by ``attrs["layer"]`` (set by :func:`geodecoupage.layers.read_layer`);
+#: ``attrs["land_only"] = True`` / ``False`` overrides it for any layer.
+LAND_ONLY_LAYERS: frozenset[str] = frozenset({"rls", "cisss"})
 
 _AREA = "area_m2"
 _POP = "population"
@@ -74,7 +87,9 @@ class Atlas:
         Parameters and measured figures needed to reproduce and audit the atlas:
         ``snap_m``, ``min_area_m2``, ``sliver_width_m``, ``sliver_share``,
         ``work_crs``, ``area_crs``, counts of faces and atoms, sliver count and
-        area, overlaps resolved inside each layer, population totals.
+        area, overlaps resolved inside each layer, population totals and the
+        population rule (``population_support``, ``land_layers``, population
+        moved to land and still in each layer's gaps; see :func:`build_atlas`).
     slivers
         One row per sliver piece found: ``area_m2``, ``width_m``,
         ``population``, ``reason`` (``"area"`` or ``"thin"``), ``status``
@@ -356,6 +371,97 @@ def _check_number(name: str, value: float, *, positive: bool = False) -> float:
     return v
 
 
+# -- population placement ------------------------------------------------------------
+
+
+def _is_land_only(gdf: gpd.GeoDataFrame) -> bool:
+    """Whether a layer's coverage is land (drawn without water), from its attrs."""
+    flag = gdf.attrs.get("land_only")
+    if flag is not None:
+        return bool(flag)
+    return gdf.attrs.get("layer") in LAND_ONLY_LAYERS
+
+
+def _land_layers(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    keys: tuple[str, ...],
+    *,
+    support: str,
+    land_layers: Any,
+) -> tuple[str, ...]:
+    """Validate the population rule; return the keys of the land layers it uses."""
+    if support not in ("area", "land"):
+        msg = f"population_support must be 'area' or 'land', got {support!r}."
+        raise InvalidParameterError(msg)
+    if support == "area":
+        return ()
+    if land_layers is None:
+        return tuple(k for k in keys if _is_land_only(layers[k]))
+    if isinstance(land_layers, str):
+        land_layers = (land_layers,)
+    chosen = tuple(dict.fromkeys(land_layers))
+    unknown = [k for k in chosen if k not in keys]
+    if unknown:
+        msg = (
+            f"land_layers names {', '.join(map(repr, unknown))}, not a layer of this "
+            f"atlas; use some of: {', '.join(keys)}."
+        )
+        raise InvalidParameterError(msg)
+    return chosen
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Population of every face, and what the placement rule did."""
+
+    face_pop: npt.NDArray[np.float64]
+    unplaced: float  # counts of polygons with no face at all
+    moved: float  # persons that plain area would have put off the land support
+    fallback: float  # persons of polygons with no land face, placed by area
+    n_fallback: int
+
+
+def _place_population(
+    units: npt.NDArray[np.int64],
+    face_area: npt.NDArray[np.float64],
+    counts: npt.NDArray[np.float64],
+    pop_col: int,
+    land_cols: tuple[int, ...],
+) -> _Placement:
+    """Spread each population polygon's count over its faces (see build_atlas).
+
+    ``units[f, pop_col]`` is the polygon of face *f* (-1: none); a face is land
+    when every column of *land_cols* covers it. A polygon with land faces puts
+    its whole count on them, in proportion to area; one without keeps plain
+    area density over all its faces. Densities use the faces' areas (not the
+    polygon's), so every polygon with a face keeps its count exactly.
+    """
+    pu = units[:, pop_col]
+    has = pu >= 0
+    n = len(counts)
+    parea = np.bincount(pu[has], weights=face_area[has], minlength=n)
+    land = has.copy()
+    for col in land_cols:
+        land &= units[:, col] >= 0
+    larea = np.bincount(pu[land], weights=face_area[land], minlength=n)
+    on_land = larea > 0
+    support = np.where(on_land, larea, parea)
+    density = np.where(support > 0, counts / np.where(support > 0, support, 1.0), 0.0)
+    pidx = np.maximum(pu, 0)
+    use = np.where(on_land[pidx], land, has)
+    face_pop = np.where(use, density[pidx] * face_area, 0.0)
+    off = on_land & (parea > 0)
+    moved = float((counts[off] * (1.0 - larea[off] / parea[off])).sum())
+    fb = (~on_land) & (parea > 0) & (counts > 0) if land_cols else np.zeros(n, bool)
+    return _Placement(
+        face_pop=face_pop,
+        unplaced=float(counts[parea <= 0].sum()),
+        moved=moved if land_cols else 0.0,
+        fallback=float(counts[fb].sum()),
+        n_fallback=int(fb.sum()),
+    )
+
+
 # -- build ----------------------------------------------------------------------------
 
 
@@ -370,6 +476,8 @@ def build_atlas(
     sliver_share: float = DEFAULT_SLIVER_SHARE,
     max_load: int = _engine.DEFAULT_MAX_LOAD,
     workers: int | None = None,
+    population_support: PopulationSupport = DEFAULT_POPULATION_SUPPORT,
+    land_layers: Sequence[str] | None = None,
 ) -> Atlas:
     """Build the atlas (common refinement) of *layers* in one overlay pass.
 
@@ -394,8 +502,8 @@ def build_atlas(
         ``population`` column (counts, uniform density inside each polygon), or
         a :class:`~geodecoupage.overlay.population.PopulationSurface`. It is a
         hidden layer of the same overlay pass; each atom receives the counts in
-        proportion to the equal-area area it shares with each polygon. Without
-        it, ``population`` is NaN.
+        proportion to the equal-area area it shares with each polygon (on land,
+        see *population_support*). Without it, ``population`` is NaN.
     sliver_width_m
         Pieces whose mean width :math:`2A/P` is below this are slivers when they
         are also below *sliver_share* of every unit covering them. ``0``
@@ -406,6 +514,18 @@ def build_atlas(
         Kernel tuning: vertices per quadtree cell before it is split.
     workers
         Threads for the kernel (default 1: the dominant GEOS calls hold the GIL).
+    population_support
+        Where each population polygon's count is spread. ``"land"`` (default):
+        over the part of the polygon that every *land layer* covers, or over
+        the whole polygon when no land layer covers any of it. ``"area"``: over
+        the whole polygon (uniform density). Identical when there is no land
+        layer. See Notes.
+    land_layers
+        Keys of the layers whose coverage is land (drawn without water). Default:
+        the layers marked ``attrs["land_only"] = True``, and the catalogue
+        layers of :data:`LAND_ONLY_LAYERS` (``rls``, ``cisss``: water removed)
+        unless marked ``False``. A layer whose gaps are not water (a partial
+        territory, a layer cut to a study area) must not be named here.
 
     Returns
     -------
@@ -417,7 +537,8 @@ def build_atlas(
     ------
     InvalidParameterError
         If *layers* is empty, a key is reserved or not a string, a value is not
-        a GeoDataFrame, or a parameter is out of range.
+        a GeoDataFrame, a parameter is out of range, *population_support* is
+        unknown or *land_layers* names a key that is not a layer.
     MissingCRSError
         If a layer, the mask or the population surface has no CRS.
 
@@ -445,10 +566,34 @@ def build_atlas(
     codes; they are kept (see :meth:`Atlas.coverage`) and left out of crosswalk
     shares by default.
 
-    Population: with :math:`p_s` and :math:`|S|` the count and equal-area area of
-    surface polygon *s*, atom *a* receives :math:`\\sum_s p_s |a \\cap s| / |S|`.
-    The total over the atlas equals the surface total minus the part of the
-    surface outside every layer (``params["population_outside"]``).
+    Population. With :math:`p_s` the count of surface polygon *s* and
+    :math:`W` the union of the units of every land layer (the territory they
+    all cover), atom *a* receives
+
+    .. math::
+
+        \\sum_s p_s \\frac{|a \\cap s \\cap W|}{|s \\cap W|}
+        \\quad\\text{if } |s \\cap W| > 0, \\qquad
+        \\sum_s p_s \\frac{|a \\cap s|}{|s|} \\quad\\text{otherwise}
+
+    (``population_support="area"``, or no land layer: always the second form).
+    Areas are equal-area sums of the faces of *s*, so each polygon's count is
+    conserved exactly: :math:`\\sum_a = p_s` over the atoms, plus the part of
+    *s* outside every layer or outside the land mask
+    (``params["population_outside"]``). Bounds: an atom receives at most
+    :math:`p_s` from *s*; a polygon's density rises by the factor
+    :math:`|s| / |s \\cap W| \\ge 1` on its land part. Census polygons include
+    rivers and coastal water that water-free layers (the RLS) leave out; plain
+    area puts 5.3 % of Québec's 2016 census population in those water gaps
+    (``docs/methodologie.md``, section 2.6). Only declared land layers steer
+    the placement: a layer that covers part of a polygon because of its extent
+    (a user's territory, a region) does not pull the polygon's population in.
+    ``params`` records ``population_support``, ``land_layers``,
+    ``population_moved_to_land`` (persons plain area would have put off the
+    land), ``population_fallback_area`` and ``n_population_fallback`` (polygons
+    with a count and no land part, placed by area) and ``population_in_gaps``
+    (population of the atoms each layer misses, per layer key, and ``"*"``:
+    atoms some layer misses).
     """
     if not isinstance(layers, Mapping) or len(layers) == 0:
         msg = (
@@ -489,10 +634,12 @@ def build_atlas(
         uniq, inv = np.unique(raw.astype(str), return_inverse=True)
         codes.append(np.asarray(uniq, dtype=object))
         unit_code.append(np.asarray(inv, dtype=np.int64).ravel())
+    land_keys = _land_layers(
+        layers, keys, support=population_support, land_layers=land_layers
+    )
     geoms = [_prepare_geoms(layers[k], k) for k in keys]
     hidden: list[Any] = []
     mask_col = pop_col = None
-    density = None
     counts = None
     pop_total = float("nan")
     if land_mask is not None:
@@ -519,17 +666,16 @@ def build_atlas(
         inside &= units[:, mask_col] >= 0
     face_area = _face_areas(arr.faces, arr.stats.get("workers", 1))
     face_pop = np.zeros(len(arr.faces))
-    pop_unplaced = float("nan")
+    placement = None
     if counts is not None and pop_col is not None:
-        # density = count / area of the polygon's faces (not of the polygon
-        # itself: the faces add vertices, which moves equal-area areas by ~1e-8),
-        # so each polygon's count is conserved exactly
-        pu = units[:, pop_col]
-        has = pu >= 0
-        parea = np.bincount(pu[has], weights=face_area[has], minlength=len(counts))
-        density = np.where(parea > 0, counts / np.where(parea > 0, parea, 1.0), 0.0)
-        face_pop = np.where(has, density[np.maximum(pu, 0)] * face_area, 0.0)
-        pop_unplaced = float(counts[parea <= 0].sum())
+        placement = _place_population(
+            units,
+            face_area,
+            counts,
+            pop_col,
+            tuple(keys.index(k) for k in land_keys),
+        )
+        face_pop = placement.face_pop
 
     # code tuples of the faces (visible layers only); rows sharing a code are
     # one unit
@@ -577,7 +723,7 @@ def build_atlas(
     sel = group >= 0
     atom_area = np.bincount(group[sel], weights=face_area[sel], minlength=n_atoms)
     atom_pop = np.bincount(group[sel], weights=face_pop[sel], minlength=n_atoms)
-    if density is None:
+    if placement is None:
         atom_pop = np.full(n_atoms, np.nan)
     data: dict[str, Any] = {
         k: pd.array(code_table[:, i], dtype=object) for i, k in enumerate(keys)
@@ -613,11 +759,14 @@ def build_atlas(
         "total_area_m2": float(atom_area.sum()),
         "self_overlap_area_m2": _per_layer(keys, arr.stats.get("self_overlap_area")),
         "population_total": pop_total,
-        "population_in_atlas": covered_pop if density is not None else float("nan"),
+        "population_in_atlas": covered_pop if placement is not None else float("nan"),
         "population_outside": (pop_total - covered_pop)
-        if density is not None
+        if placement is not None
         else float("nan"),
-        "population_unplaced": pop_unplaced,
+        "population_unplaced": placement.unplaced
+        if placement is not None
+        else float("nan"),
+        **_population_params(atoms, keys, placement, population_support, land_keys),
         "kernel": {
             k: v for k, v in arr.stats.items() if k not in ("self_overlap_area",)
         },
@@ -634,6 +783,33 @@ def build_atlas(
         sliv.n_isolated,
     )
     return Atlas(atoms=atoms, layers=keys, params=params, slivers=slivers)
+
+
+def _population_params(
+    atoms: gpd.GeoDataFrame,
+    keys: tuple[str, ...],
+    placement: _Placement | None,
+    support: str,
+    land_keys: tuple[str, ...],
+) -> dict[str, object]:
+    """The population rule and its effect, for ``Atlas.params``."""
+    nan = float("nan")
+    out: dict[str, object] = {
+        "population_support": support,
+        "land_layers": land_keys,
+        "population_moved_to_land": placement.moved if placement else nan,
+        "population_fallback_area": placement.fallback if placement else nan,
+        "n_population_fallback": placement.n_fallback if placement else 0,
+    }
+    gaps: dict[str, float] = {}
+    if placement is not None:
+        pop = atoms[_POP].to_numpy(dtype="float64")
+        miss = atoms[list(keys)].isna().to_numpy()
+        for i, k in enumerate(keys):
+            gaps[k] = float(pop[miss[:, i]].sum())
+        gaps["*"] = float(pop[miss.any(axis=1)].sum())
+    out["population_in_gaps"] = gaps
+    return out
 
 
 def _per_layer(keys: tuple[str, ...], values: object) -> dict[str, float]:
