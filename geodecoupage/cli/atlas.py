@@ -41,6 +41,15 @@ snap_m = click.option(
     help="Snapping grid in metres (default 1).",
 )
 
+population_support = click.option(
+    "--population-support",
+    type=click.Choice(["land", "area"]),
+    default="land",
+    show_default=True,
+    help="Where a census polygon's people go: on the part of it the water-free "
+    "layers (rls, cisss) cover, or spread over its whole area.",
+)
+
 
 @click.group("atlas")
 def atlas() -> None:
@@ -60,6 +69,7 @@ def atlas() -> None:
     show_default=True,
     help="Allocate the census population surface of the data directory to atoms.",
 )
+@population_support
 def build(
     layers: tuple[str, ...] | None,
     data_dir: Path | None,
@@ -68,6 +78,7 @@ def build(
     min_area_m2: float | None,
     snap_m: float | None,
     population: bool,
+    population_support: str,
 ) -> None:
     """Build the atlas of --layers and write its atoms (GeoPackage or GeoParquet).
 
@@ -101,6 +112,7 @@ def build(
     kwargs = _atlas_kwargs(min_area_m2, snap_m)
     if population:
         kwargs["population"] = read_population(data_dir, required=True)
+        kwargs["population_support"] = population_support
     result = build_atlas(data, **kwargs)
     atoms = result.atoms
     with atomic_path(output, overwrite=overwrite) as tmp:
@@ -147,6 +159,7 @@ def build(
 @options.overwrite
 @options.min_area_m2
 @snap_m
+@population_support
 def crosswalk(
     source: str,
     target: str,
@@ -158,13 +171,17 @@ def crosswalk(
     overwrite: bool,
     min_area_m2: float | None,
     snap_m: float | None,
+    population_support: str,
 ) -> None:
     """Print or write the crosswalk (allocation table) from SOURCE to TARGET.
 
     Columns: source_code, target_code, area_m2, share_of_source, share_of_target
     (and population, pop_share_of_source, pop_share_of_target with --weight
     population). Codes are the official codes, zero-padded as published. Without
-    -o, CSV (or JSON) goes to stdout.
+    -o, CSV (or JSON) goes to stdout. With --weight population, a census
+    polygon's people are placed on its land part by default (the part the
+    water-free RLS/CISSS layers cover); --population-support area spreads them
+    over the whole polygon, water included.
 
     \b
     Examples:
@@ -187,6 +204,7 @@ def crosswalk(
     kwargs = _atlas_kwargs(min_area_m2, snap_m)
     if weight == "population":
         kwargs["population"] = read_population(data_dir, required=True)
+        kwargs["population_support"] = population_support
     result = build_atlas(data, **kwargs)
     table = result.crosswalk(
         source,
