@@ -22,12 +22,19 @@ from geodecoupage.errors import (
     LayerQualityWarning,
     LayerReadError,
     LayerUnavailableError,
+    LayerValidationError,
 )
 from geodecoupage.layers._datadir import ENV_VAR, resolve_data_dir
 from geodecoupage.layers._processors import PROCESSORS
 from geodecoupage.layers._registry import LayerSpec, SourceSpec, get_spec
 from geodecoupage.layers.territory import _pyogrio_read
-from geodecoupage.layers.validate import _polygonal_part, check_layer, repair_layer
+from geodecoupage.layers.validate import (
+    _polygonal_part,
+    check_layer,
+    repair_layer,
+    unrepairable,
+    validate_layer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -323,6 +330,15 @@ def read_layer(
         source_path = str(path)
         expected = src.expected_count or spec.expected_count
         strict = bool(src.sha256)
+    # CRS, extent and coordinate errors are looked for in the source CRS before
+    # any repair: repairing degrees beyond ±180° or non-finite coordinates
+    # overflows in GEOS and can drop the unit without a word.
+    fatal = unrepairable(
+        validate_layer(gdf, name=key, tiles=False, _validity=not repair),
+        repair=repair,
+    )
+    if fatal:
+        raise LayerValidationError(key, fatal)
     if repair:
         result = repair_layer(gdf, name=key)
         gdf = result.gdf

@@ -39,7 +39,12 @@ from geodecoupage.errors import (
     MissingCRSError,
 )
 from geodecoupage.layers._text import repair_names
-from geodecoupage.layers.validate import Issue, repair_layer, validate_layer
+from geodecoupage.layers.validate import (
+    Issue,
+    repair_layer,
+    unrepairable,
+    validate_layer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +64,6 @@ SUPPORTED_SUFFIXES: dict[str, str] = {
 #: A zip whose members would unpack to more than this is refused (zip bomb).
 MAX_ZIP_BYTES = 4 * 1024**3
 
-#: Errors that :func:`repair_layer` can fix; anything else stops the read at once.
-_REPAIRABLE = frozenset({"invalid-geometry", "empty-geometry", "not-polygon"})
 _SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 _CRS_HINT = (
     "Québec data is usually EPSG:32198 (Québec Lambert, metres), EPSG:4326 "
@@ -285,13 +288,22 @@ def _check_shapefile(path: Path, shown: str) -> bool:
 
 def _layer_names(path: Path, shown: str) -> list[str]:
     try:
-        listed = pyogrio.list_layers(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            listed = pyogrio.list_layers(path)
     except Exception as err:  # pyogrio raises DataSourceError and friends
         msg = (
             f"Territory file {shown!r} cannot be opened ({err}). It is damaged, "
             f"truncated or not in the format its extension says; export it again."
         )
         raise LayerReadError(msg) from err
+    for w in caught:  # GDAL's own warnings (e.g. "GPKG: bad application_id")
+        warnings.warn(
+            f"Territory file {shown!r}: GDAL warns while opening it: {w.message}. "
+            f"It was read anyway; if the result looks wrong, export the file again.",
+            LayerQualityWarning,
+            stacklevel=4,
+        )
     return [str(name) for name, geom_type in listed if geom_type is not None]
 
 
@@ -497,13 +509,6 @@ def _set_crs(
     return gdf
 
 
-def _pre_errors(issues: list[Issue], *, repair: bool) -> list[Issue]:
-    errors = [i for i in issues if i.severity == "error"]
-    if not repair:
-        return errors
-    return [i for i in errors if i.code not in _REPAIRABLE]
-
-
 def read_territory(
     path: str | os.PathLike[str],
     *,
@@ -655,7 +660,7 @@ def read_territory(
         # repairing, made valid *before* the union: GEOS cannot union them otherwise.
         pre = validate_layer(gdf, name=label, tiles=False, _validity=not repair)
         fatal = [
-            i for i in _pre_errors(pre, repair=repair) if i.code != "duplicate-code"
+            i for i in unrepairable(pre, repair=repair) if i.code != "duplicate-code"
         ]
         if fatal:
             raise LayerValidationError(label, fatal)
@@ -673,7 +678,7 @@ def read_territory(
 
     # Validity is tested after repair, in the work CRS; skip it here when repairing.
     pre = validate_layer(gdf, name=label, tiles=False, _validity=not repair)
-    fatal = _pre_errors(pre, repair=repair)
+    fatal = unrepairable(pre, repair=repair)
     if fatal:
         raise LayerValidationError(label, fatal)
     try:

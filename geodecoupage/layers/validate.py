@@ -53,11 +53,13 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "MAX_TILING_UNITS",
     "OVERLAP_TOLERANCE_M2",
+    "REPAIRABLE",
     "Issue",
     "RepairResult",
     "Severity",
     "check_layer",
     "repair_layer",
+    "unrepairable",
     "validate_layer",
 ]
 
@@ -72,6 +74,8 @@ OVERLAP_TOLERANCE_M2 = 1_000.0
 MAX_TILING_UNITS = 20_000
 
 _MAX_LISTED = 5
+#: Errors that :func:`repair_layer` can fix; anything else stops a read at once.
+REPAIRABLE = frozenset({"invalid-geometry", "empty-geometry", "not-polygon"})
 _POLYGONAL = frozenset({"Polygon", "MultiPolygon"})
 _LONLAT = pyproj.CRS.from_epsg(4326)
 
@@ -849,6 +853,19 @@ def check_layer(
     if errors:
         raise LayerValidationError(name, errors)
     return found
+
+
+def unrepairable(issues: Iterable[Issue], *, repair: bool) -> list[Issue]:
+    """The errors among *issues* that :func:`repair_layer` cannot fix.
+
+    Readers check these on the layer *as read* (source CRS) before repairing:
+    a repair of coordinates in the wrong unit or of non-finite coordinates
+    overflows or silently drops units. With ``repair=False`` every error counts.
+    """
+    errors = [i for i in issues if i.severity == "error"]
+    if not repair:
+        return errors
+    return [i for i in errors if i.code not in REPAIRABLE]
 
 
 def _polygonal_part(geom: Any) -> Any:

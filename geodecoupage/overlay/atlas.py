@@ -11,6 +11,7 @@ Method and defaults: ``docs/methodologie.md``, section *Superposition*.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,7 +24,19 @@ import geopandas as gpd
 import shapely
 
 from geodecoupage.crs import AREA_CRS, WORK_CRS, area_m2, require_crs, to_work_crs
-from geodecoupage.errors import InvalidParameterError, UnknownLayerError
+from geodecoupage.errors import (
+    CoverageWarning,
+    InvalidParameterError,
+    LayerValidationError,
+    SliverWarning,
+    UnknownLayerError,
+)
+from geodecoupage.layers.validate import (
+    Issue,
+    _finite_mask,
+    _listing,
+    _polygonal_part,
+)
 from geodecoupage.overlay import _engine
 
 logger = logging.getLogger(__name__)
@@ -309,22 +322,80 @@ def _layer_codes(gdf: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
     return np.asarray([None if pd.isna(v) else str(v) for v in values], dtype=object)
 
 
-def _prepare_geoms(gdf: gpd.GeoDataFrame | gpd.GeoSeries, name: str) -> Any:
-    """Geometries in WORK_CRS, valid (repairs logged)."""
+def _prepare_geoms(
+    gdf: gpd.GeoDataFrame | gpd.GeoSeries,
+    name: str,
+    *,
+    units: npt.NDArray[np.int64] | None = None,
+    codes: npt.NDArray[np.object_] | None = None,
+) -> Any:
+    """Geometries in WORK_CRS, valid and polygonal (repairs logged).
+
+    Refuses, with a :class:`LayerValidationError` naming the layer and the
+    units, coordinates that are NaN or infinite (in the input or once projected
+    to EPSG:32198) and, when *units* (unit id of each row) and *codes* are
+    given, units left without any area (every row null, empty, a point or a
+    line): the atlas would otherwise lose them without a word. Null rows become
+    empty polygons; invalid rings are made valid; collections keep their
+    polygonal part.
+    """
     require_crs(gdf, name=name)
     frame = gdf if isinstance(gdf, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=gdf)
+    given = np.asarray(frame.geometry.values, dtype=object)
     geoms = np.asarray(
-        to_work_crs(frame[[frame.geometry.name]], name=name).geometry.values
+        to_work_crs(frame[[frame.geometry.name]], name=name).geometry.values,
+        dtype=object,
     )
-    geoms = np.asarray(geoms, dtype=object)
-    missing = shapely.is_missing(geoms)
-    geoms[missing] = shapely.Polygon()
-    bad = np.flatnonzero(~shapely.is_valid(geoms))
-    if len(bad):
-        logger.info(
-            "%s: %d invalid geometries repaired with make_valid", name, len(bad)
+    row_code = (
+        codes[units]
+        if units is not None and codes is not None
+        else np.asarray([str(i) for i in frame.index], dtype=object)
+    )
+    bad = ~(_finite_mask(given) & _finite_mask(geoms))
+    if bad.any():
+        listed = tuple(dict.fromkeys(map(str, row_code[bad])))
+        msg = (
+            f"Layer {name!r}: {len(listed)} unit(s) with NaN or infinite "
+            f"coordinates (as given, or once projected to {WORK_CRS}): "
+            f"{_listing(listed)}. The file is corrupt, was written from failed "
+            f"computations, or is in a CRS other than the one declared; export "
+            f"it again from its source, or drop these units."
         )
-        geoms[bad] = shapely.make_valid(geoms[bad])
+        raise LayerValidationError(
+            name, [Issue("error", "non-finite-coordinates", msg, listed)]
+        )
+    geoms[shapely.is_missing(geoms)] = shapely.Polygon()
+    with np.errstate(all="ignore"):  # huge finite coordinates overflow in GEOS
+        bad_rings = np.flatnonzero(~shapely.is_valid(geoms))
+    if len(bad_rings):
+        logger.info(
+            "%s: %d invalid geometries repaired with make_valid", name, len(bad_rings)
+        )
+        geoms[bad_rings] = shapely.make_valid(geoms[bad_rings])
+    other = np.flatnonzero(~np.isin(shapely.get_type_id(geoms), (3, 6)))
+    for i in other:
+        part = _polygonal_part(geoms[i])
+        geoms[i] = shapely.Polygon() if part is None else part
+    if units is not None and codes is not None:
+        has_area = np.bincount(
+            units[~shapely.is_empty(geoms)], minlength=len(codes)
+        ).astype(bool)
+        has_row = np.bincount(units, minlength=len(codes)).astype(bool)
+        lost = tuple(map(str, codes[has_row & ~has_area]))
+        if lost:
+            rows = ~has_area[units]
+            kinds = pd.Series(
+                ["null" if g is None else g.geom_type for g in given[rows]]
+            ).value_counts()
+            msg = (
+                f"Layer {name!r}: {len(lost)} unit(s) without any area "
+                f"({', '.join(f'{k} ×{v}' for k, v in kinds.items())}): "
+                f"{_listing(lost)}. An atlas is made of areas: load the polygon "
+                f"layer (not its centroids or outlines), restore these shapes, or "
+                f"drop these units (geodecoupage.layers.repair_layer drops them and "
+                f"says which)."
+            )
+            raise LayerValidationError(name, [Issue("error", "no-area", msg, lost)])
     return geoms
 
 
@@ -637,7 +708,10 @@ def build_atlas(
     land_keys = _land_layers(
         layers, keys, support=population_support, land_layers=land_layers
     )
-    geoms = [_prepare_geoms(layers[k], k) for k in keys]
+    geoms = [
+        _prepare_geoms(layers[k], k, units=unit_code[i], codes=codes[i])
+        for i, k in enumerate(keys)
+    ]
     hidden: list[Any] = []
     mask_col = pop_col = None
     counts = None
@@ -682,6 +756,8 @@ def build_atlas(
     face_codes = np.column_stack(
         [
             np.where(units[:, li] >= 0, unit_code[li][np.maximum(units[:, li], 0)], -1)
+            if len(unit_code[li])
+            else np.full(len(units), -1, dtype=np.int64)
             for li in range(n_vis)
         ]
     ).reshape(len(units), n_vis)
@@ -705,11 +781,19 @@ def build_atlas(
     group = np.full(len(face_tuple), -1, dtype=np.int64)
     group[face_tuple >= 0] = dense.ravel()
     atom_tuples = tuples[used]
+    off_mask = _warn_lost_units(
+        keys,
+        codes,
+        face_codes,
+        tuples,
+        atom_tuples,
+        snap=snap,
+    )
     # order atoms by their codes
     code_table = np.empty(atom_tuples.shape, dtype=object)
     for li in range(n_vis):
         col = atom_tuples[:, li]
-        code_table[:, li] = np.where(col >= 0, codes[li][np.maximum(col, 0)], None)
+        code_table[:, li] = _codes_at(codes[li], col)
     order = _order_by_codes(code_table)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
@@ -748,6 +832,7 @@ def build_atlas(
         "work_crs": WORK_CRS,
         "area_crs": AREA_CRS,
         "land_mask": land_mask is not None,
+        "units_outside_land_mask": off_mask,
         "n_faces": int(inside.sum()),
         "n_atoms_before_slivers": int(n_atoms0),
         "n_atoms": int(n_atoms),
@@ -756,6 +841,7 @@ def build_atlas(
         "sliver_area_m2": float(sliv.sliver_area),
         "n_slivers_isolated": int(sliv.n_isolated),
         "sliver_area_isolated_m2": float(sliv.isolated_area),
+        "n_units_kept_whole": int(sliv.n_kept_whole),
         "total_area_m2": float(atom_area.sum()),
         "self_overlap_area_m2": _per_layer(keys, arr.stats.get("self_overlap_area")),
         "population_total": pop_total,
@@ -809,6 +895,91 @@ def _population_params(
             gaps[k] = float(pop[miss[:, i]].sum())
         gaps["*"] = float(pop[miss.any(axis=1)].sum())
     out["population_in_gaps"] = gaps
+    return out
+
+
+def _warn_lost_units(
+    keys: tuple[str, ...],
+    codes: list[npt.NDArray[np.object_]],
+    face_unit: npt.NDArray[np.int64],
+    tuples: npt.NDArray[np.int64],
+    atom_tuples: npt.NDArray[np.int64],
+    *,
+    snap: float,
+) -> dict[str, tuple[str, ...]]:
+    """Warn, naming them, about units absent from the atlas, and isolated layers.
+
+    A unit with an area can still be absent: smaller than the snapping grid
+    (it collapses: :class:`SliverWarning`) or entirely outside the land mask
+    (returned, ``{layer: codes}``, for ``params``). Sliver merging never removes
+    a whole unit. A layer with no unit, or whose atoms never carry the code of
+    another layer (it shares no territory with them, so its crosswalks are
+    empty), gets a :class:`CoverageWarning`.
+    """
+    n_vis = len(keys)
+    off_mask: dict[str, tuple[str, ...]] = {}
+    for li, key in enumerate(keys):
+        n = len(codes[li])
+        if n == 0:
+            warnings.warn(
+                f"Layer {key!r} has no unit: it covers nothing in the atlas.",
+                CoverageWarning,
+                stacklevel=3,
+            )
+            continue
+        fu = face_unit[:, li]
+        has = fu >= 0
+        with_face = np.bincount(fu[has], minlength=n) > 0
+        before = np.zeros(n, dtype=bool)
+        before[tuples[:, li][tuples[:, li] >= 0]] = True
+        collapsed = np.flatnonzero(~with_face)
+        if len(collapsed):
+            warnings.warn(
+                f"Layer {key!r}: {len(collapsed)} unit(s) vanished when rounded to "
+                f"the {snap:g} m grid (smaller than the grid): "
+                f"{_listing(sorted(codes[li][collapsed]))}. Use a smaller snap_m, "
+                f"or check the layer's CRS (coordinates in degrees declared as "
+                f"metres collapse this way).",
+                SliverWarning,
+                stacklevel=3,
+            )
+        masked = np.flatnonzero(with_face & ~before)
+        if len(masked):  # clipped away on request: recorded, not warned
+            off_mask[key] = tuple(sorted(map(str, codes[li][masked])))
+            logger.info(
+                "%s: %d unit(s) entirely outside the land mask: %s",
+                key,
+                len(masked),
+                _listing(off_mask[key]),
+            )
+    if n_vis < 2 or len(atom_tuples) == 0:
+        return off_mask
+    present = atom_tuples >= 0
+    for li, key in enumerate(keys):
+        mine = present[:, li]
+        if not mine.any():
+            continue
+        others = np.delete(present, li, axis=1).any(axis=1)
+        if not (mine & others).any():
+            rest = ", ".join(k for k in keys if k != key)
+            warnings.warn(
+                f"Layer {key!r} shares no territory with any other layer ({rest}): "
+                f"its crosswalks are empty and its scores undefined. Check that "
+                f"the layers cover the same region and that each declares its "
+                f"true CRS.",
+                CoverageWarning,
+                stacklevel=3,
+            )
+    return off_mask
+
+
+def _codes_at(
+    codes: npt.NDArray[np.object_], ids: npt.NDArray[np.int64]
+) -> npt.NDArray[np.object_]:
+    """``codes[ids]``, None where *ids* is negative (a layer may have no unit)."""
+    out = np.full(len(ids), None, dtype=object)
+    ok = ids >= 0
+    out[ok] = codes[ids[ok]]
     return out
 
 
@@ -866,6 +1037,7 @@ class _Slivers:
     n_isolated: int
     isolated_area: float
     table: pd.DataFrame
+    n_kept_whole: int = 0
 
     def report(
         self,
@@ -885,7 +1057,7 @@ class _Slivers:
         )
         for li, k in enumerate(keys):
             u = t[f"u{li}"].to_numpy()
-            out[k] = np.where(u >= 0, codes[li][np.maximum(u, 0)], None)
+            out[k] = _codes_at(codes[li], u)
         into = t["into"].to_numpy()
         out["into_atom"] = np.where(into >= 0, tuple_row[np.maximum(into, 0)], -1)
         out.index.name = "sliver"
@@ -956,6 +1128,20 @@ def _merge_slivers(
     by_area = c_area < min_area
     by_shape = (width < width_max) & (share < tau)
     is_sliver = by_area | by_shape
+    # a unit is never merged away whole: when every piece of a unit is a sliver
+    # (a small municipality, a reserve), its largest piece is kept as a piece
+    kept_whole = np.zeros(nc, dtype=bool)
+    for li in range(n_vis):
+        u = unit_of[:, li]
+        cov = u >= 0
+        if not (cov & is_sliver).any():
+            continue
+        solid = np.bincount(u[cov & ~is_sliver], minlength=int(u.max()) + 1) > 0
+        cand = np.flatnonzero(cov & ~solid[np.maximum(u, 0)])
+        cand = cand[np.lexsort((-c_area[cand], u[cand]))]
+        largest = cand[_engine._run_starts(u[cand])]
+        kept_whole[largest] = True
+        is_sliver[largest] = False
 
     # shared border length between neighbouring pieces
     both = diff & (cl >= 0) & (cr >= 0)
@@ -1015,4 +1201,5 @@ def _merge_slivers(
         n_isolated=int(isolated.sum()),
         isolated_area=float(c_area[isolated].sum()),
         table=table,
+        n_kept_whole=int(kept_whole.sum()),
     )

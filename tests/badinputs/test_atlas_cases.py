@@ -8,8 +8,8 @@ squares in southern Québec, or the generated demo territory).
 
 The rule checked everywhere: :func:`build_atlas` either raises a *named*
 :class:`~geodecoupage.errors.GeodecoupageError` that names the layer, or builds
-an atlas that keeps every unit; a unit never disappears silently. Cases where it
-does not hold today are ``xfail(strict=True)`` with the reason.
+an atlas that keeps every unit, or warns naming the units it could not keep; a
+unit never disappears silently.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from geodecoupage.errors import (
     CoverageWarning,
     GeodecoupageError,
     InvalidParameterError,
+    LayerValidationError,
     MissingCRSError,
+    SliverWarning,
 )
 from geodecoupage.metrics import audit
 from geodecoupage.overlay import Atlas, build_atlas
@@ -153,7 +155,8 @@ def outside() -> dict[str, gpd.GeoDataFrame]:
 def test_territory_missing_every_other_layer_gives_empty_crosswalks_and_gaps(
     outside: dict[str, gpd.GeoDataFrame],
 ) -> None:
-    atlas = build_atlas(outside)
+    with pytest.warns(CoverageWarning, match="'territoire' shares no territory"):
+        atlas = build_atlas(outside)
     xw = atlas.crosswalk("territoire", "mrc")
     assert xw.empty
     assert list(xw.columns) == ["area_m2", "share_of_source", "share_of_target"]
@@ -173,13 +176,6 @@ def test_territory_missing_every_other_layer_gives_empty_crosswalks_and_gaps(
     assert (result.risk.tables["score"] == 0).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="build_atlas emits no CoverageWarning when a layer shares no territory "
-    "with any other layer (CoverageWarning exists in geodecoupage.errors but nothing "
-    "raises it); every crosswalk and score of that layer is then empty or NaN "
-    "without a word.",
-)
 def test_territory_missing_every_other_layer_is_warned_about(
     outside: dict[str, gpd.GeoDataFrame],
 ) -> None:
@@ -203,25 +199,48 @@ def tiny_grid() -> gpd.GeoDataFrame:
     )
 
 
-def test_units_under_min_area_keep_the_total_area_and_all_survive_without_merging():
+def test_units_under_min_area_are_kept_whole_with_their_area():
     layers = {
         "tiny": tiny_grid(),
         "big": layer({"B": shapely.box(X0, Y0, X0 + 500, Y0 + 500)}),
     }
-    merged = build_atlas(layers)
+    kept = build_atlas(layers)
     exact = build_atlas(layers, min_area_m2=0.0, sliver_width_m=0.0)
-    assert merged.atoms["area_m2"].sum() == pytest.approx(
-        exact.atoms["area_m2"].sum(), rel=1e-9
+    assert kept_units(kept, "tiny") == set(layers["tiny"].index)
+    assert kept.params["n_units_kept_whole"] == 100
+    np.testing.assert_allclose(
+        kept.unit_totals("tiny")["area_m2"].sort_index(),
+        exact.unit_totals("tiny")["area_m2"].sort_index(),
+        rtol=1e-9,
     )
-    assert kept_units(exact, "tiny") == set(layers["tiny"].index)  # documented opt-out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a unit smaller than min_area_m2 (default 1 ha) is a sliver and is merged "
-    "into a neighbour, so it vanishes from the atlas, its crosswalks and every score "
-    "with no error or warning (here 99 of 100 units of 0.25 ha disappear).",
-)
+def test_a_unit_split_into_slivers_keeps_its_largest_piece_and_its_area() -> None:
+    # unit s (0.6 ha) is cut by a border of layer b into pieces of 0.4 and 0.2 ha,
+    # both slivers: the 0.4 ha piece stays, the 0.2 ha piece joins it or a
+    # neighbour; the unit is still in the atlas and area is conserved
+    a = layer(
+        {
+            "s": shapely.box(X0, Y0, X0 + 60, Y0 + 100),
+            "big": shapely.box(X0 + 60, Y0, X0 + 1000, Y0 + 1000).union(
+                shapely.box(X0, Y0 + 100, X0 + 60, Y0 + 1000)
+            ),
+        }
+    )
+    b = layer(
+        {
+            "w": shapely.box(X0, Y0, X0 + 40, Y0 + 1000),
+            "e": shapely.box(X0 + 40, Y0, X0 + 1000, Y0 + 1000),
+        }
+    )
+    atlas = build_atlas({"a": a, "b": b})
+    assert "s" in kept_units(atlas, "a")
+    assert atlas.params["n_units_kept_whole"] == 1
+    assert atlas.atoms["area_m2"].sum() == pytest.approx(
+        float(area_m2([shapely.box(X0, Y0, X0 + 1000, Y0 + 1000)])[0]), rel=1e-6
+    )
+
+
 def test_units_all_under_min_area_do_not_vanish_silently() -> None:
     layers = {
         "tiny": tiny_grid(),
@@ -230,12 +249,6 @@ def test_units_all_under_min_area_do_not_vanish_silently() -> None:
     assert_no_silent_loss(layers, "tiny")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="degrees labelled as EPSG:32198 metres make centimetre-sized units: all "
-    "but one vanish as slivers without an error or warning (read_territory catches "
-    "this for files; build_atlas on a GeoDataFrame does not).",
-)
 def test_degrees_labelled_as_metres_do_not_vanish_silently() -> None:
     demo = demo_layers()
     wrong = demo["rls"].to_crs("EPSG:4326").set_crs(CRS, allow_override=True)
@@ -246,17 +259,12 @@ def test_degrees_labelled_as_metres_do_not_vanish_silently() -> None:
 
 
 def test_a_lone_empty_layer_gives_an_empty_atlas() -> None:
-    atlas = build_atlas({"e": row().iloc[:0]})
+    with pytest.warns(CoverageWarning, match="'e' has no unit"):
+        atlas = build_atlas({"e": row().iloc[:0]})
     assert len(atlas.atoms) == 0
     assert atlas.crosswalk("e", "e").empty
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an empty layer beside a non-empty one makes build_atlas raise a raw "
-    "IndexError (overlay/atlas.py, face_codes: unit_code[li][np.maximum(...)] on an "
-    "empty code array) instead of a named error or an atlas where it covers nothing.",
-)
 def test_an_empty_layer_beside_another_is_a_named_error_or_covers_nothing() -> None:
     layers = {"a": row(), "vide": row(prefix="v").iloc[:0]}
     atlas, err, _ = build_keeping_track(layers)
@@ -367,16 +375,51 @@ HOSTILE: dict[str, Callable[[], gpd.GeoDataFrame]] = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="build_atlas does not check geometry types or coordinates: points, lines, "
-    "null/empty geometries and NaN coordinates make units vanish silently, and "
-    "infinite coordinates raise a raw shapely GEOSException; expected a named error "
-    "(or a warning) naming the layer and the unit.",
-)
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_non_polygon_or_non_finite_units_never_vanish_silently(case: str) -> None:
     assert_no_silent_loss({"a": row(), "hostile": HOSTILE[case]()}, "hostile")
+
+
+def test_units_without_area_are_refused_with_what_where_and_how_to_fix() -> None:
+    with pytest.raises(LayerValidationError) as info:
+        build_atlas({"a": row(), "hostile": HOSTILE["points"]()})
+    text = str(info.value)
+    assert info.value.name == "hostile"
+    assert [i.code for i in info.value.issues] == ["no-area"]
+    assert info.value.issues[0].codes == ("p1", "p2")
+    assert "Point ×2" in text
+    assert "load the polygon layer" in text
+
+
+def test_non_finite_coordinates_are_refused_naming_the_unit() -> None:
+    with pytest.raises(LayerValidationError) as info:
+        build_atlas({"a": row(), "hostile": HOSTILE["inf-coordinates"]()})
+    assert [i.code for i in info.value.issues] == ["non-finite-coordinates"]
+    assert info.value.issues[0].codes == ("b1",)
+    assert "export it again" in str(info.value)
+
+
+def test_a_null_part_of_a_unit_with_other_parts_is_no_loss() -> None:
+    base = row(prefix="b")
+    extra = layer({"b1": None})
+    two_rows = pd.concat([base, extra])
+    atlas = build_atlas({"a": row(), "b": two_rows})
+    assert kept_units(atlas, "b") == {"b0", "b1", "b2"}
+
+
+def test_degrees_declared_as_metres_are_named_with_the_crs_hint() -> None:
+    demo = demo_layers()
+    wrong = demo["rls"].to_crs("EPSG:4326").set_crs(CRS, allow_override=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build_atlas({"mrc": demo["mrc"], "rls": wrong})
+    texts = [str(w.message) for w in caught if w.category is SliverWarning]
+    assert any("degrees declared as metres" in t for t in texts), texts
+    assert any(
+        "'rls' shares no territory" in str(w.message)
+        for w in caught
+        if w.category is CoverageWarning
+    )
 
 
 def test_invalid_bowtie_is_repaired_and_keeps_its_area() -> None:

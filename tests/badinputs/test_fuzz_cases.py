@@ -216,9 +216,6 @@ CASES = [
     FuzzCase(
         "gpkg-with-a-damaged-application-id",
         _gpkg_bad_application_id,
-        xfail="GDAL's RuntimeWarning 'GPKG: bad application_id' (pyogrio) escapes "
-        "read_territory instead of becoming a LayerQualityWarning (the CLI prints "
-        "it and exits 0).",
         cli_ok=True,
     ),
     FuzzCase(
@@ -245,11 +242,6 @@ CASES = [
         "loader-huge-coordinate-in-degrees",
         _loader_huge_coordinate,
         kind="loader",
-        xfail="read_layer of a lon/lat file with one vertex at -1e308 drops that "
-        "unit silently (make_valid overflows and leaks numpy RuntimeWarnings; only "
-        "the count warning '1 units; the catalogue expects 9' is left) where "
-        "read_territory raises LayerValidationError [not-degrees]; run the "
-        "source-CRS checks before the repair in layers/_loader.py.",
         must_raise=True,
     ),
     FuzzCase(

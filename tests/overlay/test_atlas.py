@@ -427,14 +427,27 @@ def test_small_pieces_are_slivers_by_area():
 
 
 def test_isolated_sliver_is_kept_and_reported():
-    a = layer({"x": kbox(0, 0, 2, 2), "islet": kbox(5, 5, 5.05, 5.05)})  # 0.25 ha
+    # the islet (0.25 ha) is a detached part of unit x, touching nothing
+    x = shapely.union(kbox(0, 0, 2, 2), kbox(5, 5, 5.05, 5.05))
+    a = layer({"x": x})
     b = layer({"y": kbox(0, 0, 2, 2)})
     atlas = build_atlas({"a": a, "b": b})
     assert atlas.params["n_slivers_isolated"] == 1
+    assert atlas.params["n_units_kept_whole"] == 0
     row = atlas.slivers.iloc[0]
     assert row["status"] == "isolated"
-    assert row["a"] == "islet"
+    assert row["a"] == "x"
+    assert row["b"] is None
     assert row["into_atom"] == -1
+    assert len(atlas.atoms) == 2  # (x, y) and the islet (x, —)
+
+
+def test_a_unit_smaller_than_min_area_is_kept_whole_not_a_sliver():
+    a = layer({"x": kbox(0, 0, 2, 2), "islet": kbox(5, 5, 5.05, 5.05)})  # 0.25 ha
+    b = layer({"y": kbox(0, 0, 2, 2)})
+    atlas = build_atlas({"a": a, "b": b})
+    assert atlas.params["n_slivers"] == 0
+    assert atlas.params["n_units_kept_whole"] == 1
     assert "islet" in set(atlas.atoms["a"])
 
 

@@ -22,7 +22,11 @@ import shapely
 from geodecoupage.crs import WORK_CRS, area_m2
 from geodecoupage.datasets import demo_layers, demo_population
 from geodecoupage.datasets.synthetic import synthetic_layers
-from geodecoupage.errors import GeodecoupageError, InvalidParameterError
+from geodecoupage.errors import (
+    CoverageWarning,
+    GeodecoupageError,
+    InvalidParameterError,
+)
 from geodecoupage.overlay import Atlas, build_atlas
 
 distributed = pytest.importorskip("distributed")
@@ -296,7 +300,8 @@ def test_layers_without_any_polygon(client: Any) -> None:
     empty = gpd.GeoDataFrame(
         index=pd.Index([], name="code", dtype=str), geometry=[], crs=WORK_CRS
     )
-    local = build_atlas({"a": empty, "b": empty})
+    with pytest.warns(CoverageWarning, match="has no unit"):
+        local = build_atlas({"a": empty, "b": empty})
     other = build_atlas_dask({"a": empty, "b": empty}, scheduler=client)
     assert len(other.atoms) == len(local.atoms) == 0
 
