@@ -69,6 +69,21 @@ def atlas() -> None:
     show_default=True,
     help="Allocate the census population surface of the data directory to atoms.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: this process; dask: partitions on a dask.distributed cluster "
+    "(same atoms; needs pip install 'geodecoupage[scale]').",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="With --engine dask: address of a running Dask scheduler, e.g. "
+    "tcp://10.0.0.5:8786 (default: a local cluster for this run).",
+)
 @population_support
 def build(
     layers: tuple[str, ...] | None,
@@ -78,6 +93,8 @@ def build(
     min_area_m2: float | None,
     snap_m: float | None,
     population: bool,
+    engine: str,
+    scheduler: str | None,
     population_support: str,
 ) -> None:
     """Build the atlas of --layers and write its atoms (GeoPackage or GeoParquet).
@@ -90,6 +107,9 @@ def build(
     Examples:
       geodecoupage atlas build --layers mrc,rls,css -o atlas.gpkg
       geodecoupage atlas build --layers mrc,rls --population -o atlas.parquet
+      geodecoupage atlas build --layers mrc,rls,css --engine dask -o atlas.gpkg
+      geodecoupage atlas build --layers mrc,rls --engine dask \\
+          --scheduler tcp://10.0.0.5:8786 -o atlas.gpkg
     """
     from geodecoupage._io import atomic_path, check_writable
     from geodecoupage.overlay import build_atlas
@@ -99,6 +119,9 @@ def build(
         raise click.UsageError(msg)
     if output is None:
         msg = "-o/--output is required: a .gpkg or .parquet file."
+        raise click.UsageError(msg)
+    if scheduler is not None and engine != "dask":
+        msg = "--scheduler needs --engine dask."
         raise click.UsageError(msg)
     driver = _ATLAS_SUFFIXES.get(output.suffix.lower())
     if driver is None:
@@ -113,6 +136,8 @@ def build(
     if population:
         kwargs["population"] = read_population(data_dir, required=True)
         kwargs["population_support"] = population_support
+    if engine == "dask":
+        kwargs.update(engine="dask", scheduler=scheduler)
     result = build_atlas(data, **kwargs)
     atoms = result.atoms
     with atomic_path(output, overwrite=overwrite) as tmp:

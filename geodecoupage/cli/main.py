@@ -8,13 +8,26 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+import warnings
+from typing import Any, TextIO
 
 import click
 
 from geodecoupage.errors import GeodecoupageError
 
 _LEVELS = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as one line, ``Category: message``, without source lines."""
+    click.echo(f"{category.__name__}: {message}", err=True)
 
 
 class GeodecoupageGroup(click.Group):
@@ -55,6 +68,8 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s: %(message)s"
     )
+    if verbosity < 2:  # -vv keeps Python's warning format (file and line)
+        warnings.showwarning = _show_warning
 
 
 def _register() -> None:

@@ -308,10 +308,24 @@ class _Pieces:
         )
 
 
-def _quadtree(
-    layers: Sequence[GeomArray], grid: float, max_load: int
-) -> tuple[_Pieces, FloatArray, int]:
-    """Clip every layer into the leaves of one grid-aligned quadtree."""
+@dataclass
+class _Tree:
+    """Pieces with their cells, and each cell's depth and quadtree path.
+
+    ``path`` holds the base-4 digits of the quadrants (SW, SE, NW, NE) from the
+    root; sorting cells by ``(depth, path)`` gives the order in which
+    :func:`_grow` creates them (level by level, children after their parent).
+    """
+
+    ps: _Pieces
+    cells: FloatArray  # (n, 4) bounds
+    depth: IntArray
+    path: IntArray
+    n_clip: int = 0
+
+
+def _root(layers: Sequence[GeomArray], grid: float) -> _Tree:
+    """Exploded pieces of every layer in one root cell on the grid."""
     sets = []
     for li, arr in enumerate(layers):
         parts, idx = explode_polygons(np.asarray(arr, dtype=object))
@@ -338,10 +352,28 @@ def _quadtree(
         ],
         dtype=np.float64,
     )
+    return _Tree(ps, cells, np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+
+
+def _grow(
+    tree: _Tree, grid: float, max_load: int, *, stop_cells: int | None = None
+) -> _Tree:
+    """Split cells level by level while their pieces hold more than *max_load* vertices.
+
+    With *stop_cells*, stop once that many cells hold pieces (the distributed
+    engine grows the top of the tree on the client and the rest per partition).
+    Within every cell the pieces keep one order (pieces full in the parent
+    first, then the clipped ones, each in the parent's order), whether the
+    tree is grown in one go or in two steps, so the linework, hence the faces,
+    are the same.
+    """
+    ps, cells, depth, path = tree.ps, tree.cells, tree.depth, tree.path
+    n_clip = tree.n_clip
     min_side = _MIN_CELL_GRID_UNITS * grid
-    n_clip = 0
     ncoord = shapely.get_num_coordinates(ps.geom).astype(np.float64)
     while True:
+        if stop_cells is not None and len(np.unique(ps.cell)) >= stop_cells:
+            break
         nf = ~ps.full
         load = np.bincount(ps.cell[nf], weights=ncoord[nf], minlength=len(cells))
         side = np.minimum(cells[:, 2] - cells[:, 0], cells[:, 3] - cells[:, 1])
@@ -364,6 +396,10 @@ def _quadtree(
         child_of = np.full(len(cells), -1, dtype=np.int64)
         child_of[split_ids] = len(cells) + 4 * np.arange(len(split_ids))
         cells = np.vstack([cells, children])
+        depth = np.concatenate([depth, np.repeat(depth[split_ids] + 1, 4)])
+        path = np.concatenate(
+            [path, (4 * path[split_ids][:, None] + np.arange(4)).ravel()]
+        )
 
         moving = np.flatnonzero(split[ps.cell])
         stay = ps.take(np.flatnonzero(~split[ps.cell]))
@@ -387,10 +423,29 @@ def _quadtree(
         cut.full = isfull
         ps = _Pieces.concat([stay, mv.take(mv.full), cut])
         ncoord = shapely.get_num_coordinates(ps.geom).astype(np.float64)
+    return _Tree(ps, cells, depth, path, n_clip)
 
-    used, inverse = np.unique(ps.cell, return_inverse=True)
-    ps.cell = inverse.astype(np.int64).ravel()
-    return ps, cells[used], n_clip
+
+def _compact(tree: _Tree) -> _Tree:
+    """Keep the cells holding pieces, numbered in creation order (depth, path)."""
+    used, inv = np.unique(tree.ps.cell, return_inverse=True)
+    order = np.lexsort((tree.path[used], tree.depth[used]))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    ps = tree.ps.take(np.arange(len(tree.ps.geom)))
+    ps.cell = rank[np.asarray(inv, dtype=np.int64).ravel()]
+    cells = used[order]
+    return _Tree(
+        ps, tree.cells[cells], tree.depth[cells], tree.path[cells], tree.n_clip
+    )
+
+
+def _quadtree(
+    layers: Sequence[GeomArray], grid: float, max_load: int
+) -> tuple[_Pieces, FloatArray, int]:
+    """Clip every layer into the leaves of one grid-aligned quadtree."""
+    tree = _compact(_grow(_root(layers, grid), grid, max_load))
+    return tree.ps, tree.cells, tree.n_clip
 
 
 # -- 2-4. linework, arrangement ----------------------------------------------------
@@ -540,7 +595,35 @@ def _face_edges(
     border = np.flatnonzero(vert | horiz)
     if len(border):
         a, b, face, left = _cut_border(a, b, face, left, border, vert[border])
+    f_left, f_right, xy, anomalies = match_segments(a, b, face, left)
+    return Edges(f_left, f_right, xy, segment_lengths(xy, grid)), anomalies
 
+
+def match_segments(
+    a: IntArray, b: IntArray, face: IntArray, left: BoolArray
+) -> tuple[IntArray, IntArray, IntArray, int]:
+    """Pair directed face-border segments that run between the same end points.
+
+    Parameters
+    ----------
+    a, b
+        ``(n, 2)`` int64 end points (grid units) of each segment, as traced.
+    face
+        Face the segment belongs to.
+    left
+        True where *face* lies on the left of ``a -> b``.
+
+    Returns
+    -------
+    left, right, xy, anomalies
+        One row per distinct segment, sorted by end points ``(lo, hi)``
+        (``lo < hi`` lexicographically): the face on its left and right of
+        ``lo -> hi`` (``-1``: none), ``xy = (lo, hi)``, and the number of
+        segments with two faces on one side (a noding defect; 0 expected).
+    """
+    if len(a) == 0:
+        e = np.empty(0, dtype=np.int64)
+        return e, e, np.empty((0, 4), dtype=np.int64), 0
     swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
     lo = np.where(swap[:, None], b, a)
     hi = np.where(swap[:, None], a, b)
@@ -549,7 +632,7 @@ def _face_edges(
     lo, hi, face, left = lo[order], hi[order], face[order], left[order]
     first = _run_starts(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
     run = np.cumsum(first) - 1
-    n = int(run[-1]) + 1 if len(run) else 0
+    n = int(run[-1]) + 1
     f_left = np.full(n, -1, dtype=np.int64)
     f_right = np.full(n, -1, dtype=np.int64)
     n_left = np.bincount(run[left], minlength=n)
@@ -558,10 +641,13 @@ def _face_edges(
     f_right[run[~left]] = face[~left]
     anomalies = int(((n_left > 1) | (n_right > 1)).sum())
     start = np.flatnonzero(first)
-    xy = np.column_stack([lo[start], hi[start]])
+    return f_left, f_right, np.column_stack([lo[start], hi[start]]), anomalies
+
+
+def segment_lengths(xy: IntArray, grid: float) -> FloatArray:
+    """Length in CRS units of segments given in grid units (``x0, y0, x1, y1``)."""
     d = (xy[:, 2:] - xy[:, :2]).astype(np.float64)
-    length = np.hypot(d[:, 0], d[:, 1]) * grid
-    return Edges(f_left, f_right, xy, length), anomalies
+    return np.asarray(np.hypot(d[:, 0], d[:, 1]) * grid, dtype=np.float64)
 
 
 def _cut_border(
@@ -618,6 +704,27 @@ def _cut_border(
 # -- public kernel entry points -------------------------------------------------------
 
 
+def arrange_cells(
+    ps: _Pieces, cells: FloatArray, n_layers: int, grid: float, workers: int
+) -> tuple[GeomArray, IntArray, IntArray, IntArray, Edges, int]:
+    """Steps 3-6 on the leaves of a quadtree: linework, faces, labels, edges.
+
+    Returns
+    -------
+    faces, face_cell, units, hits, edges, anomalies
+        Faces (cell by cell, in cell order), the cell of each face, the unit of
+        each layer covering it (``-1``: none) and how many units of that layer
+        cover it, the matched border segments (see :class:`Edges`) and the
+        count of border anomalies.
+    """
+    nf_idx = np.flatnonzero(~ps.full)
+    linework = _cell_linework(ps.geom[nf_idx], ps.cell[nf_idx], cells, grid)
+    faces, face_cell, points = _faces(linework, grid, workers)
+    units, hits = _label(ps, face_cell, points, len(cells), n_layers, workers)
+    edges, anomalies = _face_edges(faces, face_cell, cells, grid)
+    return faces, face_cell, units, hits, edges, anomalies
+
+
 def arrange(
     layers: Sequence[GeomArray],
     *,
@@ -664,11 +771,9 @@ def arrange(
         return empty
     ps, cells, n_clip = _quadtree(layers, grid, max_load)
     n_cells = len(cells)
-    nf_idx = np.flatnonzero(~ps.full)
-    linework = _cell_linework(ps.geom[nf_idx], ps.cell[nf_idx], cells, grid)
-    faces, face_cell, points = _faces(linework, grid, workers)
-    units, hits = _label(ps, face_cell, points, n_cells, n_layers, workers)
-    edges, anomalies = _face_edges(faces, face_cell, cells, grid)
+    faces, _face_cell, units, hits, edges, anomalies = arrange_cells(
+        ps, cells, n_layers, grid, workers
+    )
     face_area = shapely.area(faces)
     overlap = hits > 1
     stats.update(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -453,21 +453,41 @@ def _is_land_only(gdf: gpd.GeoDataFrame) -> bool:
     return gdf.attrs.get("layer") in LAND_ONLY_LAYERS
 
 
+def _is_complete(gdf: gpd.GeoDataFrame, n_units: int) -> bool:
+    """Whether a catalogue layer still has all its units (not a selection)."""
+    from geodecoupage.layers import specs
+
+    spec = specs().get(str(gdf.attrs.get("layer")))
+    expected = spec.expected_count if spec is not None else None
+    return expected is None or n_units >= expected
+
+
 def _land_layers(
     layers: Mapping[str, gpd.GeoDataFrame],
     keys: tuple[str, ...],
+    n_units: list[int],
     *,
     support: str,
     land_layers: Any,
-) -> tuple[str, ...]:
-    """Validate the population rule; return the keys of the land layers it uses."""
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Check the population rule; return (land layers used, partial ones left out)."""
     if support not in ("area", "land"):
         msg = f"population_support must be 'area' or 'land', got {support!r}."
         raise InvalidParameterError(msg)
     if support == "area":
-        return ()
+        return (), ()
     if land_layers is None:
-        return tuple(k for k in keys if _is_land_only(layers[k]))
+        found = [i for i, k in enumerate(keys) if _is_land_only(layers[k])]
+        whole = [i for i in found if _is_complete(layers[keys[i]], n_units[i])]
+        used = tuple(keys[i] for i in whole)
+        partial = tuple(keys[i] for i in found if keys[i] not in used)
+        if partial:
+            logger.info(
+                "population: %s not used as land (a selection of the catalogue "
+                "layer: its gaps include land); name it in land_layers= to force it",
+                ", ".join(partial),
+            )
+        return used, partial
     if isinstance(land_layers, str):
         land_layers = (land_layers,)
     chosen = tuple(dict.fromkeys(land_layers))
@@ -478,7 +498,7 @@ def _land_layers(
             f"atlas; use some of: {', '.join(keys)}."
         )
         raise InvalidParameterError(msg)
-    return chosen
+    return chosen, ()
 
 
 @dataclass(frozen=True)
@@ -535,6 +555,13 @@ def _place_population(
 
 # -- build ----------------------------------------------------------------------------
 
+Engine = Literal["local", "dask"]
+#: Atom outlines from the face groups: ``(group of each face, n_groups) ->
+#: (geometries, n_parts)``; each engine traces them where its faces are.
+_Outlines = Callable[
+    [npt.NDArray[np.int64], int], tuple[npt.NDArray[Any], npt.NDArray[np.int64]]
+]
+
 
 def build_atlas(
     layers: Mapping[str, gpd.GeoDataFrame],
@@ -547,6 +574,9 @@ def build_atlas(
     sliver_share: float = DEFAULT_SLIVER_SHARE,
     max_load: int = _engine.DEFAULT_MAX_LOAD,
     workers: int | None = None,
+    engine: Engine = "local",
+    scheduler: Any = None,
+    npartitions: int | None = None,
     population_support: PopulationSupport = DEFAULT_POPULATION_SUPPORT,
     land_layers: Sequence[str] | None = None,
 ) -> Atlas:
@@ -585,6 +615,20 @@ def build_atlas(
         Kernel tuning: vertices per quadtree cell before it is split.
     workers
         Threads for the kernel (default 1: the dominant GEOS calls hold the GIL).
+        Local engine only.
+    engine
+        ``"local"`` (default): this process. ``"dask"``: the arrangement is cut
+        into spatial partitions run as tasks on a ``dask.distributed`` cluster
+        (optional extra: ``pip install "geodecoupage[scale]"``); same atlas,
+        see :func:`geodecoupage.overlay.distributed.build_atlas_dask` and
+        ``docs/scaling.md``.
+    scheduler
+        With ``engine="dask"``: ``None`` (a ``LocalCluster`` started for this
+        call), a scheduler address such as ``"tcp://10.0.0.5:8786"``, or a
+        ``distributed.Client``.
+    npartitions
+        With ``engine="dask"``: number of spatial partitions (default: 4 per
+        worker thread).
     population_support
         Where each population polygon's count is spread. ``"land"`` (default):
         over the part of the polygon that every *land layer* covers, or over
@@ -595,8 +639,11 @@ def build_atlas(
         Keys of the layers whose coverage is land (drawn without water). Default:
         the layers marked ``attrs["land_only"] = True``, and the catalogue
         layers of :data:`LAND_ONLY_LAYERS` (``rls``, ``cisss``: water removed)
-        unless marked ``False``. A layer whose gaps are not water (a partial
-        territory, a layer cut to a study area) must not be named here.
+        unless marked ``False`` -- the latter only when they hold all their
+        catalogue units: a selection (e.g. the RLS of one region) leaves out
+        land, so it is not used (``params["land_layers_partial"]``). A layer
+        whose gaps are not water (a partial territory, a layer cut to a study
+        area) must not be named here.
 
     Returns
     -------
@@ -608,8 +655,14 @@ def build_atlas(
     ------
     InvalidParameterError
         If *layers* is empty, a key is reserved or not a string, a value is not
-        a GeoDataFrame, a parameter is out of range, *population_support* is
-        unknown or *land_layers* names a key that is not a layer.
+        a GeoDataFrame, or a parameter is out of range; if *engine* is unknown,
+        *scheduler* or *npartitions* is given to the local engine (or *workers*
+        to the dask engine), or ``engine="dask"`` without the ``scale`` extra; if
+        *population_support* is unknown or *land_layers* names a key that is
+        not a layer.
+    SchedulerUnreachableError
+        With ``engine="dask"``, if *scheduler* is an address that does not
+        answer (:mod:`geodecoupage.overlay.distributed`).
     MissingCRSError
         If a layer, the mask or the population surface has no CRS.
 
@@ -617,6 +670,14 @@ def build_atlas(
     -----
     Every area is measured in the Québec Albers equal-area projection
     (:data:`geodecoupage.crs.AREA_CRS`); geometry stays in EPSG:32198.
+
+    Both engines run the same three steps: :func:`_prepare` (checks, codes,
+    geometries in the working CRS, land mask and population as hidden layers),
+    the arrangement of the quadtree cells (here in one process, or partitioned
+    on Dask), and :func:`_finish` (atoms, slivers, areas, population, outlines,
+    parameters). Only the middle step differs, and it gives the same faces in
+    the same order, so the atlases are identical (``params["engine"]`` tells
+    which ran).
 
     Slivers. Layers generalised differently leave thin pieces along borders
     that should coincide. A connected piece of an atom with area :math:`A`
@@ -658,14 +719,105 @@ def build_atlas(
     area puts 5.3 % of Québec's 2016 census population in those water gaps
     (``docs/methodologie.md``, section 2.6). Only declared land layers steer
     the placement: a layer that covers part of a polygon because of its extent
-    (a user's territory, a region) does not pull the polygon's population in.
+    (a user's territory, a region) does not pull the polygon's population in,
+    and a selection of a catalogue land layer is not land by default.
     ``params`` records ``population_support``, ``land_layers``,
+    ``land_layers_partial`` (land layers left out as incomplete),
     ``population_moved_to_land`` (persons plain area would have put off the
     land), ``population_fallback_area`` and ``n_population_fallback`` (polygons
     with a count and no land part, placed by area) and ``population_in_gaps``
     (population of the atoms each layer misses, per layer key, and ``"*"``:
     atoms some layer misses).
     """
+    if engine not in ("local", "dask"):
+        msg = f"engine must be 'local' or 'dask', got {engine!r}."
+        raise InvalidParameterError(msg)
+    if engine == "dask":
+        if workers is not None:
+            msg = (
+                "workers sets the threads of the local engine; with engine='dask' "
+                "size the cluster instead (scheduler= a distributed.Client or the "
+                "address of a running scheduler)."
+            )
+            raise InvalidParameterError(msg)
+        from geodecoupage.overlay import distributed as _dask
+
+        layers, cluster = _dask._check(layers, scheduler, npartitions)
+    elif scheduler is not None or npartitions is not None:
+        msg = (
+            "scheduler and npartitions apply to engine='dask' only; pass "
+            "engine='dask' or leave them out."
+        )
+        raise InvalidParameterError(msg)
+    prep = _prepare(
+        layers,
+        min_area_m2=min_area_m2,
+        snap_m=snap_m,
+        land_mask=land_mask,
+        population=population,
+        sliver_width_m=sliver_width_m,
+        sliver_share=sliver_share,
+        max_load=max_load,
+        population_support=population_support,
+        land_layers=land_layers,
+    )
+    if engine == "dask":
+        return _dask._run(prep, cluster, npartitions)
+    arr = _engine.arrange(
+        prep.geoms, grid=prep.snap, max_load=prep.max_load, workers=workers
+    )
+    face_area = _face_areas(arr.faces, arr.stats.get("workers", 1))
+
+    def outlines(
+        group: npt.NDArray[np.int64], n_atoms: int
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+        return _engine.dissolve(arr.edges, group, n_atoms, arr.grid, faces=arr.faces)
+
+    return _finish(prep, arr, face_area, outlines, engine="local")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Checked inputs of :func:`build_atlas`, ready for an arrangement.
+
+    ``geoms`` holds one geometry array per layer (in the order of ``keys``),
+    then the hidden layers: the land mask (column ``mask_col``) and the
+    population surface (column ``pop_col``) when given.
+    """
+
+    keys: tuple[str, ...]
+    codes: list[npt.NDArray[np.object_]]
+    unit_code: list[npt.NDArray[np.int64]]
+    geoms: list[Any]
+    snap: float
+    min_area: float
+    width_max: float
+    tau: float
+    max_load: int
+    has_mask: bool
+    mask_col: int | None
+    pop_col: int | None
+    counts: npt.NDArray[np.float64] | None
+    pop_total: float
+    population_support: str = DEFAULT_POPULATION_SUPPORT
+    land_keys: tuple[str, ...] = ()
+    land_partial: tuple[str, ...] = ()
+
+
+def _prepare(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    min_area_m2: float,
+    snap_m: float,
+    land_mask: Any,
+    population: Any,
+    sliver_width_m: float,
+    sliver_share: float,
+    max_load: int,
+    population_support: str = DEFAULT_POPULATION_SUPPORT,
+    land_layers: Sequence[str] | None = None,
+) -> _Prepared:
+    """Check the inputs of :func:`build_atlas` (both engines) and prepare them."""
     if not isinstance(layers, Mapping) or len(layers) == 0:
         msg = (
             "layers must be a non-empty mapping {key: GeoDataFrame}, e.g. {'mrc': mrc}."
@@ -705,8 +857,12 @@ def build_atlas(
         uniq, inv = np.unique(raw.astype(str), return_inverse=True)
         codes.append(np.asarray(uniq, dtype=object))
         unit_code.append(np.asarray(inv, dtype=np.int64).ravel())
-    land_keys = _land_layers(
-        layers, keys, support=population_support, land_layers=land_layers
+    land_keys, partial = _land_layers(
+        layers,
+        keys,
+        [len(c) for c in codes],
+        support=population_support,
+        land_layers=land_layers,
     )
     geoms = [
         _prepare_geoms(layers[k], k, units=unit_code[i], codes=codes[i])
@@ -728,9 +884,43 @@ def build_atlas(
         pop_col = len(keys) + len(hidden)
         hidden.append(pgeoms)
 
-    arr = _engine.arrange(
-        [*geoms, *hidden], grid=snap, max_load=int(max_load), workers=workers
+    return _Prepared(
+        keys=keys,
+        codes=codes,
+        unit_code=unit_code,
+        geoms=[*geoms, *hidden],
+        snap=snap,
+        min_area=min_area,
+        width_max=width_max,
+        tau=tau,
+        max_load=int(max_load),
+        has_mask=land_mask is not None,
+        mask_col=mask_col,
+        pop_col=pop_col,
+        counts=counts,
+        pop_total=pop_total,
+        population_support=population_support,
+        land_keys=land_keys,
+        land_partial=partial,
     )
+
+
+def _finish(
+    prep: _Prepared,
+    arr: _engine.Arrangement,
+    face_area: npt.NDArray[np.float64],
+    outlines: _Outlines,
+    *,
+    engine: Engine,
+) -> Atlas:
+    """Atoms, slivers, areas, population and outlines from an arrangement.
+
+    *arr* holds the faces of the quadtree cells in the local kernel's order
+    (its ``faces`` may be placeholders when the geometries stay elsewhere),
+    *face_area* their equal-area areas, *outlines* traces the atoms.
+    """
+    keys, codes, unit_code = prep.keys, prep.codes, prep.unit_code
+    mask_col, pop_col, counts = prep.mask_col, prep.pop_col, prep.counts
     n_vis = len(keys)
     units = arr.units
     inside: npt.NDArray[np.bool_] = np.asarray(
@@ -738,7 +928,6 @@ def build_atlas(
     )
     if mask_col is not None:
         inside &= units[:, mask_col] >= 0
-    face_area = _face_areas(arr.faces, arr.stats.get("workers", 1))
     face_pop = np.zeros(len(arr.faces))
     placement = None
     if counts is not None and pop_col is not None:
@@ -747,7 +936,7 @@ def build_atlas(
             face_area,
             counts,
             pop_col,
-            tuple(keys.index(k) for k in land_keys),
+            tuple(keys.index(k) for k in prep.land_keys),
         )
         face_pop = placement.face_pop
 
@@ -770,9 +959,9 @@ def build_atlas(
         tuples,
         face_area,
         face_pop,
-        min_area=min_area,
-        width_max=width_max,
-        tau=tau,
+        min_area=prep.min_area,
+        width_max=prep.width_max,
+        tau=prep.tau,
     )
     final_atom = sliv.final_atom
     # regroup after merging: atoms are the distinct tuples that remain
@@ -787,7 +976,7 @@ def build_atlas(
         face_codes,
         tuples,
         atom_tuples,
-        snap=snap,
+        snap=prep.snap,
     )
     # order atoms by their codes
     code_table = np.empty(atom_tuples.shape, dtype=object)
@@ -801,9 +990,7 @@ def build_atlas(
     code_table = code_table[order]
     n_atoms = len(order)
 
-    geom, n_parts = _engine.dissolve(
-        arr.edges, group, n_atoms, arr.grid, faces=arr.faces
-    )
+    geom, n_parts = outlines(group, n_atoms)
     sel = group >= 0
     atom_area = np.bincount(group[sel], weights=face_area[sel], minlength=n_atoms)
     atom_pop = np.bincount(group[sel], weights=face_pop[sel], minlength=n_atoms)
@@ -824,14 +1011,15 @@ def build_atlas(
 
     covered_pop = float(face_pop[inside].sum())
     params: dict[str, object] = {
-        "snap_m": snap,
-        "min_area_m2": min_area,
-        "sliver_width_m": width_max,
-        "sliver_share": tau,
-        "max_load": int(max_load),
+        "engine": engine,
+        "snap_m": prep.snap,
+        "min_area_m2": prep.min_area,
+        "sliver_width_m": prep.width_max,
+        "sliver_share": prep.tau,
+        "max_load": prep.max_load,
         "work_crs": WORK_CRS,
         "area_crs": AREA_CRS,
-        "land_mask": land_mask is not None,
+        "land_mask": prep.has_mask,
         "units_outside_land_mask": off_mask,
         "n_faces": int(inside.sum()),
         "n_atoms_before_slivers": int(n_atoms0),
@@ -844,15 +1032,15 @@ def build_atlas(
         "n_units_kept_whole": int(sliv.n_kept_whole),
         "total_area_m2": float(atom_area.sum()),
         "self_overlap_area_m2": _per_layer(keys, arr.stats.get("self_overlap_area")),
-        "population_total": pop_total,
+        "population_total": prep.pop_total,
         "population_in_atlas": covered_pop if placement is not None else float("nan"),
-        "population_outside": (pop_total - covered_pop)
+        "population_outside": (prep.pop_total - covered_pop)
         if placement is not None
         else float("nan"),
         "population_unplaced": placement.unplaced
         if placement is not None
         else float("nan"),
-        **_population_params(atoms, keys, placement, population_support, land_keys),
+        **_population_params(atoms, keys, placement, prep),
         "kernel": {
             k: v for k, v in arr.stats.items() if k not in ("self_overlap_area",)
         },
@@ -861,8 +1049,9 @@ def build_atlas(
     tuple_row[used] = rank[np.arange(len(used))]
     slivers = sliv.report(keys, codes, tuple_row)
     logger.info(
-        "atlas of %s: %d atoms, %d slivers merged (%.1f km²), %d isolated",
+        "atlas of %s (%s engine): %d atoms, %d slivers merged (%.1f km²), %d isolated",
         ", ".join(keys),
+        engine,
         n_atoms,
         sliv.n_slivers - sliv.n_isolated,
         sliv.sliver_area / 1e6,
@@ -875,14 +1064,14 @@ def _population_params(
     atoms: gpd.GeoDataFrame,
     keys: tuple[str, ...],
     placement: _Placement | None,
-    support: str,
-    land_keys: tuple[str, ...],
+    prep: _Prepared,
 ) -> dict[str, object]:
     """The population rule and its effect, for ``Atlas.params``."""
     nan = float("nan")
     out: dict[str, object] = {
-        "population_support": support,
-        "land_layers": land_keys,
+        "population_support": prep.population_support,
+        "land_layers": prep.land_keys,
+        "land_layers_partial": prep.land_partial,
         "population_moved_to_land": placement.moved if placement else nan,
         "population_fallback_area": placement.fallback if placement else nan,
         "n_population_fallback": placement.n_fallback if placement else 0,

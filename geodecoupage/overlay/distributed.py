@@ -1,12 +1,24 @@
 """Distributed atlas engine: the same arrangement, cut into spatial partitions on Dask.
 
-:func:`build_atlas_dask` gives the atlas of :func:`geodecoupage.overlay.build_atlas`
-(same atoms, codes, areas and population, see *Equality* below) with the heavy
-part of the kernel run as tasks on a ``dask.distributed`` cluster: a
-:class:`~distributed.LocalCluster` by default, any running scheduler when its
-address (or a :class:`~distributed.Client`) is given. Install it with the
-``scale`` extra (``pip install "geodecoupage[scale]"``: dask-geopandas and
-distributed).
+:func:`geodecoupage.overlay.build_atlas` with ``engine="dask"`` (or
+:func:`build_atlas_dask`, the same call with the local cluster's options) gives
+the atlas of the local engine (same atoms, codes, areas and population, see
+*Equality* below) with the heavy part of the kernel run as tasks on a
+``dask.distributed`` cluster: a :class:`~distributed.LocalCluster` by default,
+any running scheduler when its address (or a :class:`~distributed.Client`) is
+given. Install it with the ``scale`` extra (``pip install
+"geodecoupage[scale]"``: dask-geopandas and distributed); nothing of dask is
+imported before the engine is asked for.
+
+Both engines share everything but the arrangement of the quadtree cells:
+``build_atlas`` checks and prepares the inputs (``atlas._prepare``: codes,
+geometries in the working CRS, land mask and population as hidden layers),
+then either arranges all cells in one process (``_engine.arrange``) or calls
+:func:`_run` here, and both finish with ``atlas._finish`` (atoms, slivers,
+areas, population, parameters). The quadtree (``_engine._root``, ``_grow``,
+``_compact``), the per-cell arrangement (``_engine.arrange_cells``), the
+segment matching (``_engine.match_segments``) and the face areas
+(``atlas._face_areas``) are the kernel's own functions.
 
 How the work is cut (details in ``docs/scaling.md``)
 ---------------------------------------------------
@@ -47,10 +59,11 @@ How the work is cut (details in ``docs/scaling.md``)
 Equality with the local engine
 ------------------------------
 Every cell holds the same pieces in the same order as in the local run, so the
-faces, labels and border segments are the same, in the same order, and the
-atlas is bit-identical: same code tuples, areas, population and outline
-vertices (the tests require areas to 1e-9 relative and outlines vertex for
-vertex).
+faces, labels and border segments are the same, in the same order; face areas
+come from the same function and are summed into atoms in the same order, so
+the atlas is bit-identical: same code tuples, areas, population and outline
+vertices (``tests/overlay/test_dask_engine.py`` requires exact equality of
+areas and population and ``equals_exact`` outlines).
 """
 
 from __future__ import annotations
@@ -58,43 +71,30 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 import geopandas as gpd
 import shapely
 
-from geodecoupage.crs import AREA_CRS, WORK_CRS, area_m2
 from geodecoupage.errors import GeodecoupageError, InvalidParameterError
 from geodecoupage.overlay import _engine
 from geodecoupage.overlay import atlas as _atlas
-from geodecoupage.overlay.atlas import (
-    DEFAULT_MIN_AREA_M2,
-    DEFAULT_SLIVER_SHARE,
-    DEFAULT_SLIVER_WIDTH_M,
-    DEFAULT_SNAP_M,
-    Atlas,
-)
+from geodecoupage.overlay._engine import FloatArray, GeomArray, IntArray
+from geodecoupage.overlay.atlas import Atlas
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["SchedulerUnreachableError", "build_atlas_dask"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-GeomArray = npt.NDArray[np.object_]
-
 #: Top cells per partition aimed at before the quadtree is handed to the workers.
 _CELLS_PER_PARTITION = 8
 #: Hilbert curve level for ordering the top cells (as dask-geopandas' default).
 _HILBERT_LEVEL = 16
-_AREA = "area_m2"
-_POP = "population"
 
 
 class SchedulerUnreachableError(GeodecoupageError, ConnectionError):
@@ -107,45 +107,68 @@ class SchedulerUnreachableError(GeodecoupageError, ConnectionError):
 def _require_distributed() -> Any:
     try:
         import distributed
-    except ImportError as err:  # pragma: no cover - the scale extra is missing
+    except ImportError as err:
         msg = (
             "engine='dask' needs the optional packages dask-geopandas and "
-            "distributed; install them with: pip install 'geodecoupage[scale]'."
+            "distributed, which are not installed; install them with: "
+            "pip install 'geodecoupage[scale]' (or use engine='local')."
         )
         raise InvalidParameterError(msg) from err
     return distributed
 
 
+@dataclass(frozen=True)
+class _Cluster:
+    """Where to run: a Client, a scheduler address, or a LocalCluster to start.
+
+    Nothing is started or connected until :func:`_client` enters it, so that
+    the inputs are checked first.
+    """
+
+    scheduler: Any = None
+    n_workers: int | None = None
+    processes: bool = True
+    timeout: float = 10.0
+
+
+def _cluster(scheduler: Any) -> _Cluster:
+    """Check *scheduler* (``build_atlas``'s argument) without connecting."""
+    distributed = _require_distributed()
+    spec = scheduler if isinstance(scheduler, _Cluster) else _Cluster(scheduler)
+    if not (
+        spec.scheduler is None or isinstance(spec.scheduler, str | distributed.Client)
+    ):
+        msg = (
+            f"scheduler must be None (a LocalCluster), a scheduler address such as "
+            f"'tcp://10.0.0.5:8786', or a distributed.Client; got "
+            f"{type(spec.scheduler).__name__}."
+        )
+        raise InvalidParameterError(msg)
+    return spec
+
+
 @contextlib.contextmanager
-def _client(
-    scheduler: Any, *, n_workers: int | None, processes: bool, timeout: float
-) -> Iterator[Any]:
+def _client(spec: _Cluster) -> Iterator[Any]:
     """Yield a Client: the one given, one connected to an address, or a local one."""
     distributed = _require_distributed()
+    scheduler, timeout = spec.scheduler, spec.timeout
     if isinstance(scheduler, distributed.Client):
         yield scheduler
         return
     if scheduler is None:
         kwargs: dict[str, Any] = {
-            "processes": processes,
+            "processes": spec.processes,
             "threads_per_worker": 1,
             "dashboard_address": ":0",  # a free port: never clash with 8787
         }
-        if n_workers is not None:
-            kwargs["n_workers"] = int(n_workers)
+        if spec.n_workers is not None:
+            kwargs["n_workers"] = int(spec.n_workers)
         with (
             distributed.LocalCluster(**kwargs) as cluster,
             distributed.Client(cluster) as client,
         ):
             yield client
         return
-    if not isinstance(scheduler, str):
-        msg = (
-            f"scheduler must be None (a LocalCluster), a scheduler address such as "
-            f"'tcp://10.0.0.5:8786', or a distributed.Client; got "
-            f"{type(scheduler).__name__}."
-        )
-        raise InvalidParameterError(msg)
     try:
         client = distributed.Client(scheduler, timeout=timeout)
     except (OSError, ValueError, TimeoutError) as err:
@@ -158,138 +181,6 @@ def _client(
         raise SchedulerUnreachableError(msg) from err
     with client:
         yield client
-
-
-# -- quadtree (same rule and numbering as the local kernel) -------------------------
-
-
-@dataclass
-class _Tree:
-    """Pieces with their cells, and each cell's depth and quadtree path."""
-
-    ps: _engine._Pieces
-    cells: FloatArray  # (n, 4) bounds
-    depth: IntArray
-    path: IntArray  # base-4 digits of the quadrants from the root (SW, SE, NW, NE)
-    n_clip: int = 0
-
-
-def _root(layers: Sequence[GeomArray], grid: float) -> _Tree:
-    """Exploded pieces of every layer in the root cell (as ``_engine._quadtree``)."""
-    sets = []
-    for li, arr in enumerate(layers):
-        parts, idx = _engine.explode_polygons(np.asarray(arr, dtype=object))
-        n = len(parts)
-        sets.append(
-            _engine._Pieces(
-                parts,
-                np.full(n, li, dtype=np.int64),
-                idx,
-                np.zeros(n, dtype=np.int64),
-                np.zeros(n, dtype=bool),
-            )
-        )
-    ps = _engine._Pieces.concat(sets)
-    b = shapely.bounds(ps.geom)
-    cells = np.array(
-        [
-            [
-                np.floor(b[:, 0].min() / grid) * grid - grid,
-                np.floor(b[:, 1].min() / grid) * grid - grid,
-                np.ceil(b[:, 2].max() / grid) * grid + grid,
-                np.ceil(b[:, 3].max() / grid) * grid + grid,
-            ]
-        ],
-        dtype=np.float64,
-    )
-    return _Tree(ps, cells, np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
-
-
-def _grow(
-    tree: _Tree, grid: float, max_load: int, *, stop_cells: int | None = None
-) -> _Tree:
-    """Split cells as ``_engine._quadtree`` does, level by level.
-
-    With *stop_cells*, stop once that many cells hold pieces. Within every cell
-    the pieces keep the order the local kernel gives them (pieces full in the
-    parent first, then the clipped ones, each in the parent's order), which
-    makes the linework, and so the faces, identical.
-    """
-    ps, cells, depth, path = tree.ps, tree.cells, tree.depth, tree.path
-    n_clip = tree.n_clip
-    min_side = _engine._MIN_CELL_GRID_UNITS * grid
-    ncoord = shapely.get_num_coordinates(ps.geom).astype(np.float64)
-    while True:
-        if stop_cells is not None and len(np.unique(ps.cell)) >= stop_cells:
-            break
-        nf = ~ps.full
-        load = np.bincount(ps.cell[nf], weights=ncoord[nf], minlength=len(cells))
-        side = np.minimum(cells[:, 2] - cells[:, 0], cells[:, 3] - cells[:, 1])
-        split = (load > max_load) & (side >= 2 * min_side)
-        if not split.any():
-            break
-        split_ids = np.flatnonzero(split)
-        x0, y0, x1, y1 = (cells[split_ids, k] for k in range(4))
-        xm = np.floor((x0 + x1) / 2.0 / grid) * grid
-        ym = np.floor((y0 + y1) / 2.0 / grid) * grid
-        children = np.stack(
-            [
-                np.column_stack([x0, y0, xm, ym]),
-                np.column_stack([xm, y0, x1, ym]),
-                np.column_stack([x0, ym, xm, y1]),
-                np.column_stack([xm, ym, x1, y1]),
-            ],
-            axis=1,
-        ).reshape(-1, 4)
-        child_of = np.full(len(cells), -1, dtype=np.int64)
-        child_of[split_ids] = len(cells) + 4 * np.arange(len(split_ids))
-        cells = np.vstack([cells, children])
-        depth = np.concatenate([depth, np.repeat(depth[split_ids] + 1, 4)])
-        path = np.concatenate(
-            [path, (4 * path[split_ids][:, None] + np.arange(4)).ravel()]
-        )
-
-        moving = np.flatnonzero(split[ps.cell])
-        stay = ps.take(np.flatnonzero(~split[ps.cell]))
-        mv = ps.take(np.repeat(moving, 4))
-        mv.cell = np.repeat(child_of[ps.cell[moving]], 4) + np.tile(
-            np.arange(4), len(moving)
-        )
-        cb = cells[mv.cell]
-        mv.geom = mv.geom.copy()
-        mv.geom[mv.full] = _engine._cell_boxes(cb[mv.full])
-        todo = np.flatnonzero(~mv.full)
-        hit = todo[_engine._bbox_overlap(shapely.bounds(mv.geom[todo]), cb[todo])]
-        n_clip += len(hit)
-        clipped, src = _engine.explode_polygons(
-            _engine._clip_many(mv.geom[hit], cb[hit])
-        )
-        cut = mv.take(hit[src])
-        cut.geom = clipped
-        isfull = _engine._is_full(clipped, cells[cut.cell])
-        cut.geom[isfull] = _engine._cell_boxes(cells[cut.cell[isfull]])
-        cut.full = isfull
-        ps = _engine._Pieces.concat([stay, mv.take(mv.full), cut])
-        ncoord = shapely.get_num_coordinates(ps.geom).astype(np.float64)
-    return _Tree(ps, cells, depth, path, n_clip)
-
-
-def _compact(tree: _Tree) -> _Tree:
-    """Keep the cells holding pieces, numbered in the local kernel's order.
-
-    The local kernel numbers cells level by level, children in quadrant order
-    after their parent's number: sorting by (depth, path) gives that order.
-    """
-    used, inv = np.unique(tree.ps.cell, return_inverse=True)
-    order = np.lexsort((tree.path[used], tree.depth[used]))
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    ps = tree.ps.take(np.arange(len(tree.ps.geom)))
-    ps.cell = rank[np.asarray(inv, dtype=np.int64).ravel()]
-    cells = used[order]
-    return _Tree(
-        ps, tree.cells[cells], tree.depth[cells], tree.path[cells], tree.n_clip
-    )
 
 
 # -- one partition (runs on a worker) -------------------------------------------------
@@ -318,7 +209,7 @@ class _PartResult:
 
 
 def _run_partition(
-    tree: _Tree, n_layers: int, grid: float, max_load: int
+    tree: _engine._Tree, n_layers: int, grid: float, max_load: int
 ) -> _PartResult:
     """Finish the quadtree of a partition's top cells and arrange its faces."""
     e64 = np.empty(0, dtype=np.int64)
@@ -341,19 +232,12 @@ def _run_partition(
             0,
             0,
         )
-    tree = _compact(_grow(tree, grid, max_load))
-    ps, cells = tree.ps, tree.cells
-    n_cells = len(cells)
-    nf_idx = np.flatnonzero(~ps.full)
-    linework = _engine._cell_linework(ps.geom[nf_idx], ps.cell[nf_idx], cells, grid)
-    faces, face_cell, points = _engine._faces(linework, grid, 1)
-    units, hits = _engine._label(ps, face_cell, points, n_cells, n_layers, 1)
-    edges, anomalies = _engine._face_edges(faces, face_cell, cells, grid)
-    face_area = (
-        np.asarray(area_m2(faces), dtype=np.float64)
-        if len(faces)
-        else np.empty(0, dtype=np.float64)
+    tree = _engine._compact(_engine._grow(tree, grid, max_load))
+    n_cells = len(tree.cells)
+    faces, face_cell, units, hits, edges, anomalies = _engine.arrange_cells(
+        tree.ps, tree.cells, n_layers, grid, 1
     )
+    face_area = _atlas._face_areas(faces, 1)
     two = (edges.left >= 0) & (edges.right >= 0)
     one = ~two
     open_left = edges.left[one] >= 0
@@ -458,7 +342,7 @@ def _dissolve_partition(
 # -- partitioning ------------------------------------------------------------------
 
 
-def _partition_cells(tree: _Tree, npartitions: int) -> IntArray:
+def _partition_cells(tree: _engine._Tree, npartitions: int) -> IntArray:
     """Partition of each (compacted) top cell: Hilbert runs of equal load."""
     n_cells = len(tree.cells)
     if n_cells == 0:
@@ -484,14 +368,16 @@ def _partition_cells(tree: _Tree, npartitions: int) -> IntArray:
     return part
 
 
-def _subtree(tree: _Tree, cell_ids: IntArray) -> _Tree:
+def _subtree(tree: _engine._Tree, cell_ids: IntArray) -> _engine._Tree:
     """The pieces of some top cells (order kept), with those cells renumbered."""
     sel = np.flatnonzero(np.isin(tree.ps.cell, cell_ids))
     ps = tree.ps.take(sel)
     remap = np.full(len(tree.cells), -1, dtype=np.int64)
     remap[cell_ids] = np.arange(len(cell_ids))
     ps.cell = remap[ps.cell]
-    return _Tree(ps, tree.cells[cell_ids], tree.depth[cell_ids], tree.path[cell_ids], 0)
+    return _engine._Tree(
+        ps, tree.cells[cell_ids], tree.depth[cell_ids], tree.path[cell_ids], 0
+    )
 
 
 # -- stitching ---------------------------------------------------------------------
@@ -511,24 +397,7 @@ def _match_open(
     border = np.flatnonzero(vert | horiz)
     if len(border):
         a, b, face, left = _engine._cut_border(a, b, face, left, border, vert[border])
-    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
-    lo = np.where(swap[:, None], b, a)
-    hi = np.where(swap[:, None], a, b)
-    left = left != swap
-    order = np.lexsort((face, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))
-    lo, hi, face, left = lo[order], hi[order], face[order], left[order]
-    first = _engine._run_starts(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
-    run = np.cumsum(first) - 1
-    n = int(run[-1]) + 1
-    f_left = np.full(n, -1, dtype=np.int64)
-    f_right = np.full(n, -1, dtype=np.int64)
-    n_left = np.bincount(run[left], minlength=n)
-    n_right = np.bincount(run[~left], minlength=n)
-    f_left[run[left]] = face[left]
-    f_right[run[~left]] = face[~left]
-    anomalies = int(((n_left > 1) | (n_right > 1)).sum())
-    start = np.flatnonzero(first)
-    return f_left, f_right, np.column_stack([lo[start], hi[start]]), anomalies
+    return _engine.match_segments(a, b, face, left)
 
 
 @dataclass(frozen=True)
@@ -571,10 +440,7 @@ def _stitch(parts: Sequence[_Light], n_layers: int, grid: float) -> _Stitched:
         np.concatenate([gid(i, p.open_face) for i, p in enumerate(parts)] or [e64]),
         np.concatenate([p.open_left for p in parts] or [np.empty(0, bool)]),
     )
-    # the kernel measures grid-unit (integer) coordinates times the grid
-    scale = grid if np.issubdtype(o_xy.dtype, np.integer) else 1.0
-    d = (o_xy[:, 2:] - o_xy[:, :2]).astype(np.float64)
-    o_length = np.hypot(d[:, 0], d[:, 1]) * scale
+    o_length = _engine.segment_lengths(o_xy, grid)
     e_left = np.concatenate([*(gid(i, p.left) for i, p in enumerate(parts)), o_left])
     e_right = np.concatenate([*(gid(i, p.right) for i, p in enumerate(parts)), o_right])
     e_xy = np.concatenate([*(p.xy for p in parts), o_xy.astype(xy0.dtype)])
@@ -714,14 +580,14 @@ def _arrange_dask(
         empty.arr.stats.update(partitions=0, top_cells=0, clip_calls=0)
         return empty, []
     t0 = time.perf_counter()
-    tree = _grow(
-        _root(layers, grid),
+    tree = _engine._grow(
+        _engine._root(layers, grid),
         grid,
         max_load,
         stop_cells=_CELLS_PER_PARTITION * npartitions,
     )
     top_clip = tree.n_clip
-    tree = _compact(tree)
+    tree = _engine._compact(tree)
     part = _partition_cells(tree, npartitions)
     groups = [np.flatnonzero(part == j) for j in range(int(part.max()) + 1)]
     groups = [g for g in groups if len(g)]
@@ -765,25 +631,18 @@ def _arrange_dask(
 def build_atlas_dask(
     layers: Mapping[str, gpd.GeoDataFrame],
     *,
-    min_area_m2: float = DEFAULT_MIN_AREA_M2,
-    snap_m: float = DEFAULT_SNAP_M,
-    land_mask: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
-    population: Any = None,
-    sliver_width_m: float = DEFAULT_SLIVER_WIDTH_M,
-    sliver_share: float = DEFAULT_SLIVER_SHARE,
-    max_load: int = _engine.DEFAULT_MAX_LOAD,
     scheduler: Any = None,
     npartitions: int | None = None,
     n_workers: int | None = None,
     processes: bool = True,
     timeout: float = 10.0,
+    **options: Any,
 ) -> Atlas:
-    """Build the atlas of *layers* on a Dask cluster (same result as the local engine).
+    """``build_atlas(layers, engine="dask", ...)``, with the local cluster's options.
 
     Parameters
     ----------
-    layers, min_area_m2, snap_m, land_mask, population, sliver_width_m, \
-sliver_share, max_load
+    layers
         As :func:`geodecoupage.overlay.build_atlas`. A layer may also be a
         ``dask_geopandas.GeoDataFrame``; it is computed on the client first.
     scheduler
@@ -801,6 +660,10 @@ sliver_share, max_load
         process (``False``: no serialisation, handy for tests and notebooks).
     timeout
         Seconds to wait for a remote scheduler.
+    **options
+        Any other keyword of :func:`geodecoupage.overlay.build_atlas`
+        (``min_area_m2``, ``snap_m``, ``land_mask``, ``population``,
+        ``sliver_width_m``, ``sliver_share``, ``max_load``).
 
     Returns
     -------
@@ -816,7 +679,7 @@ sliver_share, max_load
         If *scheduler* is an address that does not answer within *timeout*.
     InvalidParameterError, MissingCRSError
         As :func:`geodecoupage.overlay.build_atlas`, or if *npartitions* is not
-        a positive integer.
+        a positive integer, or the ``scale`` extra is not installed.
 
     Notes
     -----
@@ -830,6 +693,22 @@ sliver_share, max_load
     hold the pieces, linework and face geometries of their partitions. See
     ``docs/scaling.md``.
     """
+    return _atlas.build_atlas(
+        layers,
+        engine="dask",
+        scheduler=_Cluster(scheduler, n_workers, processes, timeout),
+        npartitions=npartitions,
+        **options,
+    )
+
+
+def _check(
+    layers: Mapping[str, Any], scheduler: Any, npartitions: int | None
+) -> tuple[Mapping[str, Any], _Cluster]:
+    """Checks of the dask engine's own arguments, before the inputs are prepared.
+
+    Returns the layers with dask-geopandas frames computed, and where to run.
+    """
     if npartitions is not None and (
         isinstance(npartitions, bool)
         or not isinstance(npartitions, int | np.integer)
@@ -837,35 +716,27 @@ sliver_share, max_load
     ):
         msg = f"npartitions must be a positive integer, got {npartitions!r}."
         raise InvalidParameterError(msg)
-    layers = _computed(layers)
-    prep = _prepare(
-        layers,
-        snap_m=snap_m,
-        min_area_m2=min_area_m2,
-        sliver_width_m=sliver_width_m,
-        sliver_share=sliver_share,
-        max_load=max_load,
-        land_mask=land_mask,
-        population=population,
-    )
-    with _client(
-        scheduler, n_workers=n_workers, processes=processes, timeout=timeout
-    ) as client:
+    return _computed(layers), _cluster(scheduler)
+
+
+def _run(prep: _atlas._Prepared, cluster: _Cluster, npartitions: int | None) -> Atlas:
+    """The atlas of prepared inputs, arranged on the cluster (``build_atlas``)."""
+    with _client(cluster) as client:
         st, futures = _arrange_dask(
             prep.geoms,
             grid=prep.snap,
             client=client,
-            max_load=int(max_load),
+            max_load=prep.max_load,
             npartitions=npartitions,
         )
         t0 = time.perf_counter()
         try:
-            atlas = _finish(
+            atlas = _atlas._finish(
                 prep,
                 st.arr,
                 st.face_area,
-                land_mask is not None,
                 lambda group, n: _outlines(client, futures, st, group, n),
+                engine="dask",
             )
         finally:
             client.cancel(futures)
@@ -875,10 +746,10 @@ sliver_share, max_load
     return atlas
 
 
-def _computed(layers: Mapping[str, Any]) -> dict[str, Any]:
+def _computed(layers: Mapping[str, Any]) -> Mapping[str, Any]:
     """Compute dask-geopandas layers on the client (others are kept as given)."""
     if not isinstance(layers, Mapping):
-        return layers  # _prepare raises the error
+        return layers  # the atlas' _prepare raises the error
     out = {}
     for k, v in layers.items():
         compute = getattr(v, "compute", None)
@@ -886,236 +757,3 @@ def _computed(layers: Mapping[str, Any]) -> dict[str, Any]:
             v = compute()
         out[k] = v
     return out
-
-
-# -- inputs and result: mirror of build_atlas around the kernel call --------------
-# build_atlas (overlay/atlas.py) has no hook for another kernel yet; the two
-# functions below repeat its checks and its post-processing around
-# _engine.arrange, with its private helpers. The equality tests
-# (tests/overlay/test_dask_engine.py) fail if they drift apart.
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    keys: tuple[str, ...]
-    codes: list[npt.NDArray[np.object_]]
-    unit_code: list[IntArray]
-    geoms: list[Any]
-    snap: float
-    min_area: float
-    width_max: float
-    tau: float
-    max_load: int
-    mask_col: int | None
-    pop_col: int | None
-    counts: FloatArray | None
-    pop_total: float
-
-
-def _prepare(
-    layers: Mapping[str, gpd.GeoDataFrame],
-    *,
-    snap_m: float,
-    min_area_m2: float,
-    sliver_width_m: float,
-    sliver_share: float,
-    max_load: int,
-    land_mask: Any,
-    population: Any,
-) -> _Prepared:
-    if not isinstance(layers, Mapping) or len(layers) == 0:
-        msg = (
-            "layers must be a non-empty mapping {key: GeoDataFrame}, e.g. {'mrc': mrc}."
-        )
-        raise InvalidParameterError(msg)
-    keys = tuple(layers)
-    for key in keys:
-        if not isinstance(key, str) or not key or key in _atlas._RESERVED:
-            msg = (
-                f"Invalid layer key {key!r}: keys must be non-empty strings other "
-                f"than {', '.join(sorted(_atlas._RESERVED))}."
-            )
-            raise InvalidParameterError(msg)
-        if not isinstance(layers[key], gpd.GeoDataFrame):
-            msg = (
-                f"Layer {key!r} must be a GeoDataFrame, got "
-                f"{type(layers[key]).__name__}."
-            )
-            raise InvalidParameterError(msg)
-    snap = _atlas._check_number("snap_m", snap_m, positive=True)
-    min_area = _atlas._check_number("min_area_m2", min_area_m2)
-    width_max = _atlas._check_number("sliver_width_m", sliver_width_m)
-    tau = _atlas._check_number("sliver_share", sliver_share)
-    if int(max_load) < 16:
-        msg = f"max_load must be an integer >= 16, got {max_load!r}."
-        raise InvalidParameterError(msg)
-    codes, unit_code = [], []
-    for k in keys:
-        raw = _atlas._layer_codes(layers[k])
-        if any(c is None for c in raw):
-            msg = (
-                f"Layer {k!r} has units without a code (missing index values); "
-                f"give every unit a code, or drop those rows."
-            )
-            raise InvalidParameterError(msg)
-        uniq, inv = np.unique(raw.astype(str), return_inverse=True)
-        codes.append(np.asarray(uniq, dtype=object))
-        unit_code.append(np.asarray(inv, dtype=np.int64).ravel())
-    geoms = [_atlas._prepare_geoms(layers[k], k) for k in keys]
-    mask_col = pop_col = None
-    counts = None
-    pop_total = float("nan")
-    if land_mask is not None:
-        mask_col = len(geoms)
-        geoms.append(_atlas._mask_geoms(land_mask))
-    if population is not None:
-        pframe = _atlas._population_frame(population)
-        pgeoms = _atlas._prepare_geoms(pframe, "population")
-        counts = pd.to_numeric(pframe[_POP], errors="coerce").to_numpy(dtype="float64")
-        counts = np.nan_to_num(counts, nan=0.0)
-        pop_total = float(counts.sum())
-        pop_col = len(geoms)
-        geoms.append(pgeoms)
-    return _Prepared(
-        keys,
-        codes,
-        unit_code,
-        geoms,
-        snap,
-        min_area,
-        width_max,
-        tau,
-        int(max_load),
-        mask_col,
-        pop_col,
-        counts,
-        pop_total,
-    )
-
-
-def _finish(
-    prep: _Prepared,
-    arr: _engine.Arrangement,
-    face_area: FloatArray,
-    has_mask: bool,
-    outlines: Callable[[IntArray, int], tuple[GeomArray, IntArray]],
-) -> Atlas:
-    keys = prep.keys
-    codes, unit_code = prep.codes, prep.unit_code
-    n_vis = len(keys)
-    units = arr.units
-    inside: npt.NDArray[np.bool_] = np.asarray(
-        (units[:, :n_vis] >= 0).any(axis=1), dtype=bool
-    )
-    if prep.mask_col is not None:
-        inside &= units[:, prep.mask_col] >= 0
-    face_pop = np.zeros(len(arr.faces))
-    pop_unplaced = float("nan")
-    density = None
-    counts = prep.counts
-    if counts is not None and prep.pop_col is not None:
-        pu = units[:, prep.pop_col]
-        has = pu >= 0
-        parea = np.bincount(pu[has], weights=face_area[has], minlength=len(counts))
-        density = np.where(parea > 0, counts / np.where(parea > 0, parea, 1.0), 0.0)
-        face_pop = np.where(has, density[np.maximum(pu, 0)] * face_area, 0.0)
-        pop_unplaced = float(counts[parea <= 0].sum())
-
-    face_codes = np.column_stack(
-        [
-            np.where(units[:, li] >= 0, unit_code[li][np.maximum(units[:, li], 0)], -1)
-            for li in range(n_vis)
-        ]
-    ).reshape(len(units), n_vis)
-    atom_of, tuples = _atlas._group_rows(face_codes, inside)
-    n_atoms0 = len(tuples)
-    sliv = _atlas._merge_slivers(
-        arr,
-        atom_of,
-        tuples,
-        face_area,
-        face_pop,
-        min_area=prep.min_area,
-        width_max=prep.width_max,
-        tau=prep.tau,
-    )
-    final_atom = sliv.final_atom
-    face_tuple = np.where(final_atom >= 0, final_atom, -1)
-    used, dense = np.unique(face_tuple[face_tuple >= 0], return_inverse=True)
-    group = np.full(len(face_tuple), -1, dtype=np.int64)
-    group[face_tuple >= 0] = dense.ravel()
-    atom_tuples = tuples[used]
-    code_table = np.empty(atom_tuples.shape, dtype=object)
-    for li in range(n_vis):
-        col = atom_tuples[:, li]
-        code_table[:, li] = np.where(col >= 0, codes[li][np.maximum(col, 0)], None)
-    order = _atlas._order_by_codes(code_table)
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    group = np.where(group >= 0, rank[np.maximum(group, 0)], -1)
-    code_table = code_table[order]
-    n_atoms = len(order)
-
-    geom, n_parts = outlines(group, n_atoms)
-    sel = group >= 0
-    atom_area = np.bincount(group[sel], weights=face_area[sel], minlength=n_atoms)
-    atom_pop = np.bincount(group[sel], weights=face_pop[sel], minlength=n_atoms)
-    if density is None:
-        atom_pop = np.full(n_atoms, np.nan)
-    data: dict[str, Any] = {
-        k: pd.array(code_table[:, i], dtype=object) for i, k in enumerate(keys)
-    }
-    data[_AREA] = atom_area.astype("float64")
-    data[_POP] = atom_pop.astype("float64")
-    data["n_parts"] = n_parts.astype("int64")
-    atoms = gpd.GeoDataFrame(
-        data,
-        geometry=gpd.GeoSeries(geom, crs=WORK_CRS).values,
-        crs=WORK_CRS,
-        index=pd.RangeIndex(n_atoms, name="atom"),
-    )
-    covered_pop = float(face_pop[inside].sum())
-    params: dict[str, object] = {
-        "snap_m": prep.snap,
-        "min_area_m2": prep.min_area,
-        "sliver_width_m": prep.width_max,
-        "sliver_share": prep.tau,
-        "max_load": prep.max_load,
-        "work_crs": WORK_CRS,
-        "area_crs": AREA_CRS,
-        "land_mask": has_mask,
-        "n_faces": int(inside.sum()),
-        "n_atoms_before_slivers": int(n_atoms0),
-        "n_atoms": int(n_atoms),
-        "n_pieces": int(sliv.n_components),
-        "n_slivers": int(sliv.n_slivers),
-        "sliver_area_m2": float(sliv.sliver_area),
-        "n_slivers_isolated": int(sliv.n_isolated),
-        "sliver_area_isolated_m2": float(sliv.isolated_area),
-        "total_area_m2": float(atom_area.sum()),
-        "self_overlap_area_m2": _atlas._per_layer(
-            keys, arr.stats.get("self_overlap_area")
-        ),
-        "population_total": prep.pop_total,
-        "population_in_atlas": covered_pop if density is not None else float("nan"),
-        "population_outside": (prep.pop_total - covered_pop)
-        if density is not None
-        else float("nan"),
-        "population_unplaced": pop_unplaced,
-        "kernel": {
-            k: v for k, v in arr.stats.items() if k not in ("self_overlap_area",)
-        },
-        "engine": "dask",
-    }
-    tuple_row = np.full(len(tuples), -1, dtype=np.int64)
-    tuple_row[used] = rank[np.arange(len(used))]
-    slivers = sliv.report(keys, codes, tuple_row)
-    logger.info(
-        "atlas (dask) of %s: %d atoms, %d slivers merged (%.1f km²), %d isolated",
-        ", ".join(keys),
-        n_atoms,
-        sliv.n_slivers - sliv.n_isolated,
-        sliv.sliver_area / 1e6,
-        sliv.n_isolated,
-    )
-    return Atlas(atoms=atoms, layers=keys, params=params, slivers=slivers)

@@ -10,6 +10,9 @@ partitions than cells, and the scheduler errors.
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +30,8 @@ from geodecoupage.errors import (
     GeodecoupageError,
     InvalidParameterError,
 )
-from geodecoupage.overlay import Atlas, build_atlas
+from geodecoupage.overlay import Atlas, _engine, build_atlas
+from geodecoupage.overlay import atlas as _atlas
 
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("dask_geopandas")
@@ -51,8 +55,13 @@ def client() -> Any:
         yield c
 
 
-def assert_same_atlas(local: Atlas, other: Atlas, *, rtol: float = 1e-9) -> None:
-    """Same atoms (codes, order, areas, population, outlines) and slivers."""
+def assert_same_atlas(local: Atlas, other: Atlas) -> None:
+    """Same atoms (codes, order, areas, population, outlines) and slivers, exactly.
+
+    The engines share every step but the arrangement of the quadtree cells, which
+    gives the same faces in the same order: areas and population must be equal
+    to the bit, outlines vertex for vertex.
+    """
     assert other.layers == local.layers
     a, b = local.atoms, other.atoms
     assert len(a) == len(b)
@@ -61,27 +70,77 @@ def assert_same_atlas(local: Atlas, other: Atlas, *, rtol: float = 1e-9) -> None
         a[keys].astype(object).where(a[keys].notna(), None),
         b[keys].astype(object).where(b[keys].notna(), None),
     )
-    np.testing.assert_allclose(
-        b["area_m2"].to_numpy(), a["area_m2"].to_numpy(), rtol=rtol, atol=0
-    )
-    np.testing.assert_allclose(
-        b["population"].to_numpy(),
-        a["population"].to_numpy(),
-        rtol=rtol,
-        atol=1e-9,
-        equal_nan=True,
+    np.testing.assert_array_equal(b["area_m2"].to_numpy(), a["area_m2"].to_numpy())
+    np.testing.assert_array_equal(
+        b["population"].to_numpy(), a["population"].to_numpy()
     )
     np.testing.assert_array_equal(b["n_parts"].to_numpy(), a["n_parts"].to_numpy())
     assert b.crs == a.crs
     # same vertices in the same order (rings start at the same vertex)
     assert shapely.equals_exact(a.geometry.values, b.geometry.values, 0.0).all()
-    for key in ("n_faces", "n_atoms_before_slivers", "n_atoms", "n_slivers"):
-        assert other.params[key] == local.params[key], key
+    for key in (
+        "n_faces",
+        "n_atoms_before_slivers",
+        "n_atoms",
+        "n_slivers",
+        "sliver_area_m2",
+        "total_area_m2",
+        "self_overlap_area_m2",
+        "population_total",
+        "population_in_atlas",
+        "population_outside",
+        "population_unplaced",
+        "land_mask",
+    ):
+        assert _same_value(other.params[key], local.params[key]), key
     pd.testing.assert_frame_equal(
         other.slivers.reset_index(drop=True),
         local.slivers.reset_index(drop=True),
-        rtol=rtol,
+        check_exact=True,
     )
+
+
+def _same_value(x: object, y: object) -> bool:
+    if isinstance(x, float) and isinstance(y, float) and np.isnan(x):
+        return bool(np.isnan(y))
+    return x == y
+
+
+def test_the_comparison_fails_when_the_engines_diverge() -> None:
+    """assert_same_atlas catches one ulp of area, a code, a vertex, a population."""
+    layers = synthetic_layers(60, n_layers=2, seed=20)
+    base = layers["base"]
+    pop = gpd.GeoDataFrame(
+        {"population": np.full(len(base), 7.0)},
+        geometry=base.geometry.values,
+        crs=base.crs,
+    )
+    atlas = build_atlas(layers, population=pop)
+    assert_same_atlas(atlas, atlas)
+
+    def altered(row: int, column: str, value: Any) -> Atlas:
+        atoms = atlas.atoms.copy()
+        atoms.loc[atoms.index[row], column] = value
+        return replace(atlas, atoms=atoms)
+
+    geoms = atlas.atoms.geometry
+    row = next(
+        i
+        for i, g in enumerate(geoms)
+        if g.geom_type == "Polygon" and len(g.interiors) == 0
+    )
+    ring = shapely.get_coordinates(geoms.iloc[row])[:-1]
+    restarted = shapely.Polygon(np.roll(ring, 1, axis=0))  # same shape, other start
+    assert restarted.equals(geoms.iloc[row])
+    first = atlas.atoms.iloc[row]
+    for column, value in (
+        ("area_m2", np.nextafter(float(first["area_m2"]), np.inf)),
+        ("population", float(first["population"]) + 1e-9),
+        (atlas.layers[0], "not-a-code"),
+        ("geometry", restarted),
+    ):
+        with pytest.raises(AssertionError):
+            assert_same_atlas(atlas, altered(row, column, value))
 
 
 # -- equality on synthetic layers ---------------------------------------------------
@@ -96,10 +155,11 @@ def test_same_atlas_as_local_on_synthetic_layers(
 ) -> None:
     layers = synthetic_layers(n_base, n_layers=3, seed=seed, incoherence=0.3)
     local = build_atlas(layers, max_load=256)
-    other = build_atlas_dask(
-        layers, max_load=256, scheduler=client, npartitions=npartitions
+    other = build_atlas(
+        layers, max_load=256, engine="dask", scheduler=client, npartitions=npartitions
     )
     assert_same_atlas(local, other)
+    assert local.params["engine"] == "local"
     assert other.params["engine"] == "dask"
     kernel = other.params["kernel"]
     assert isinstance(kernel, dict)
@@ -136,11 +196,10 @@ def test_same_atlas_with_population_and_slivers_kept(client: Any) -> None:
         "max_load": 128,
     }
     local = build_atlas(layers, **kwargs)
-    other = build_atlas_dask(layers, scheduler=client, npartitions=5, **kwargs)
-    assert_same_atlas(local, other)
-    assert other.params["population_in_atlas"] == pytest.approx(
-        local.params["population_in_atlas"], rel=1e-12
+    other = build_atlas(
+        layers, engine="dask", scheduler=client, npartitions=5, **kwargs
     )
+    assert_same_atlas(local, other)
     assert other.atoms["population"].sum() == pytest.approx(pop["population"].sum())
 
 
@@ -168,10 +227,143 @@ def test_same_atlas_with_a_land_mask(client: Any) -> None:
         crs=WORK_CRS,
     )
     local = build_atlas(layers, land_mask=mask, max_load=128)
-    other = build_atlas_dask(
-        layers, land_mask=mask, max_load=128, scheduler=client, npartitions=4
+    other = build_atlas(
+        layers,
+        land_mask=mask,
+        max_load=128,
+        engine="dask",
+        scheduler=client,
+        npartitions=4,
     )
     assert_same_atlas(local, other)
+    assert other.params["land_mask"] is True
+
+
+def test_same_atlas_with_population_and_land_mask_together(client: Any) -> None:
+    """Both hidden layers at once: the mask clips the atoms and the population."""
+    layers = synthetic_layers(300, n_layers=3, seed=14, incoherence=0.3)
+    base = layers["base"]
+    x0, y0, x1, y1 = base.total_bounds
+    mask = gpd.GeoSeries(
+        [
+            shapely.box(x0, y0, (x0 + x1) / 2, y1).union(
+                shapely.Point(x1, y1).buffer((x1 - x0) / 4)
+            )
+        ],
+        crs=WORK_CRS,
+    )
+    pop = gpd.GeoDataFrame(
+        {"population": (np.arange(len(base)) % 11 + 1) * 3.0},
+        geometry=base.geometry.values,
+        crs=base.crs,
+    )
+    kwargs: dict[str, Any] = {"population": pop, "land_mask": mask, "max_load": 128}
+    local = build_atlas(layers, **kwargs)
+    other = build_atlas(
+        layers, engine="dask", scheduler=client, npartitions=6, **kwargs
+    )
+    assert_same_atlas(local, other)
+    # the mask really cut the population: some of it lies outside
+    assert 0 < other.params["population_outside"] < pop["population"].sum()
+    total = other.params["population_in_atlas"] + other.params["population_outside"]
+    assert total == pytest.approx(pop["population"].sum(), rel=1e-12)
+
+
+def test_scheduler_given_by_its_address(client: Any) -> None:
+    layers = synthetic_layers(150, n_layers=2, seed=15)
+    address = client.scheduler.address
+    other = build_atlas(layers, engine="dask", scheduler=address, npartitions=3)
+    assert_same_atlas(build_atlas(layers), other)
+
+
+# -- real data ---------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+def test_same_atlas_on_a_real_region_with_population_and_land_mask(
+    client: Any, quebec_data: Path
+) -> None:
+    """Estrie (region 05): MRC, RLS and the CSS over it, census surface, land."""
+    from geodecoupage.layers import read_layer
+    from geodecoupage.overlay.population import CD_POLYGONS, population_surface
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quality warnings of the mirror files
+        mrc = read_layer("mrc", data_dir=quebec_data)
+        rls = read_layer("rls", data_dir=quebec_data)
+        css = read_layer("css", data_dir=quebec_data)
+        surface = population_surface(data_dir=quebec_data, refine_with_tracts=False)
+    mrc = mrc[mrc["regions_code"] == "05"]
+    rls = rls[rls["rss_code"] == "05"]
+    window = shapely.box(*mrc.total_bounds)
+    css = css[css.intersects(window)]
+    pop = surface.polygons[surface.polygons.intersects(window)]
+    land = gpd.read_file(quebec_data / CD_POLYGONS).to_crs(WORK_CRS)
+    land = land[land.intersects(window)].geometry
+    layers = {"mrc": mrc, "rls": rls, "css": css}
+    kwargs: dict[str, Any] = {"population": pop, "land_mask": land}
+
+    local = build_atlas(layers, **kwargs)
+    other = build_atlas(
+        layers, engine="dask", scheduler=client, npartitions=6, **kwargs
+    )
+    assert_same_atlas(local, other)
+    kernel = other.params["kernel"]
+    assert isinstance(kernel, dict)
+    assert kernel["partitions"] > 1
+    assert kernel["edge_anomalies"] == 0
+    assert len(other.atoms) > 20
+    # independent reference: the census counts of the municipalities whose
+    # interior point lies in the region's MRC (uniform density, lakes masked)
+    region = shapely.union_all(mrc.geometry.values)
+    ref = pop.loc[pop.representative_point().within(region), "population"].sum()
+    in_region = other.atoms.dropna(subset=["mrc"])["population"].sum()
+    assert in_region == pytest.approx(ref, rel=0.02)
+    assert other.params["population_outside"] > 0  # outside the MRC or on water
+    pd.testing.assert_frame_equal(
+        other.crosswalk("mrc", "rls", weight="population"),
+        local.crosswalk("mrc", "rls", weight="population"),
+        check_exact=True,
+    )
+
+
+# -- command line --------------------------------------------------------------------
+
+
+def test_cli_atlas_build_with_the_dask_engine(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from geodecoupage.cli.main import cli
+
+    layers = demo_layers()
+    monkeypatch.setattr(
+        "geodecoupage.layers.read_layer", lambda key, **_: layers[key].copy()
+    )
+    runner = CliRunner()
+    out_local, out_dask = tmp_path / "local.gpkg", tmp_path / "dask.gpkg"
+    args = ["atlas", "build", "--layers", "mrc,rls,css", "-o"]
+    res = runner.invoke(cli, [*args, str(out_local)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(
+        cli,
+        [
+            *args,
+            str(out_dask),
+            "--engine",
+            "dask",
+            "--scheduler",
+            client.scheduler.address,
+        ],
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.output
+    a, b = gpd.read_file(out_local), gpd.read_file(out_dask)
+    pd.testing.assert_frame_equal(
+        a.drop(columns="geometry"), b.drop(columns="geometry")
+    )
+    assert shapely.equals_exact(a.geometry.values, b.geometry.values, 0.0).all()
 
 
 # -- partition edges -------------------------------------------------------------------
@@ -212,7 +404,7 @@ def test_an_atom_crossing_four_partitions_is_one_atom(client: Any) -> None:
     layers = {"muni": muni, "district": district}
     kwargs: dict[str, Any] = {"max_load": 16, "min_area_m2": 0.0}
 
-    prep = dist._prepare(
+    prep = _atlas._prepare(
         layers,
         snap_m=1.0,
         min_area_m2=0.0,
@@ -222,11 +414,12 @@ def test_an_atom_crossing_four_partitions_is_one_atom(client: Any) -> None:
         land_mask=None,
         population=None,
     )
-    tree = dist._compact(dist._grow(dist._root(prep.geoms, 1.0), 1.0, 16, stop_cells=4))
+    tree = _engine._compact(
+        _engine._grow(_engine._root(prep.geoms, 1.0), 1.0, 16, stop_cells=4)
+    )
     part = dist._partition_cells(tree, 4)
     regions = [
-        shapely.union_all(dist._engine._cell_boxes(tree.cells[part == j]))
-        for j in range(4)
+        shapely.union_all(_engine._cell_boxes(tree.cells[part == j])) for j in range(4)
     ]
     for region in regions:  # the district lies in all four partitions
         assert shapely.intersection(centre, region).area > 1e6
@@ -274,8 +467,8 @@ def test_empty_partitions_and_more_partitions_than_cells(client: Any) -> None:
 
 
 def test_a_partition_without_pieces_returns_nothing() -> None:
-    tree = dist._Tree(
-        dist._engine._Pieces(
+    tree = _engine._Tree(
+        _engine._Pieces(
             np.empty(0, dtype=object),
             np.empty(0, dtype=np.int64),
             np.empty(0, dtype=np.int64),
@@ -302,7 +495,8 @@ def test_layers_without_any_polygon(client: Any) -> None:
     )
     with pytest.warns(CoverageWarning, match="has no unit"):
         local = build_atlas({"a": empty, "b": empty})
-    other = build_atlas_dask({"a": empty, "b": empty}, scheduler=client)
+    with pytest.warns(CoverageWarning, match="has no unit"):
+        other = build_atlas_dask({"a": empty, "b": empty}, scheduler=client)
     assert len(other.atoms) == len(local.atoms) == 0
 
 

@@ -3,8 +3,9 @@
 Hand-made layers in EPSG:32198 (km boxes in southern Québec):
 
 * ``m`` covers everything (an SDA-like layer: water included);
-* ``r`` is a water-free layer (like the RLS): ``r1`` west of x = 2 km and ``r2``
-  east of x = 3 km; the strip 2 < x < 3 is a river that ``r`` leaves out;
+* ``r`` is a water-free layer (like the RLS; ``attrs["land_only"] = True``): ``r1``
+  west of x = 2 km and ``r2`` east of x = 3 km; the strip 2 < x < 3 is a river
+  that ``r`` leaves out;
 * surface polygon ``s1`` (900 persons) spans x = 1..3 (y = 1..4): half land, half river;
   ``s2`` (100) is on ``r2``; ``s3`` (30, y = 0..1) lies in the river only.
 
@@ -56,7 +57,7 @@ def surface(polys: dict[str, tuple[shapely.Polygon, float]]) -> gpd.GeoDataFrame
 
 
 M = layer({"m1": kbox(0, 0, 4, 4)})
-R = layer({"r1": kbox(0, 0, 2, 4), "r2": kbox(3, 0, 4, 4)}, layer="rls")
+R = layer({"r1": kbox(0, 0, 2, 4), "r2": kbox(3, 0, 4, 4)}, land_only=True)
 S1, S2, S3 = kbox(1, 1, 3, 4), kbox(3, 0, 4, 4), kbox(2.2, 0, 2.8, 1)
 SURFACE = surface({"s1": (S1, 900.0), "s2": (S2, 100.0), "s3": (S3, 30.0)})
 
@@ -166,11 +167,31 @@ def test_land_layers_come_from_attrs_and_can_be_named() -> None:
     assert build_atlas({"m": M, "x": marked}).params["land_layers"] == ("x",)
     unmarked = layer(dict(R.geometry.items()), layer="rls", land_only=False)
     assert build_atlas({"m": M, "r": unmarked}).params["land_layers"] == ()
+    # the catalogue's CISSS layer with all its 25 units is land by default
+    strips = {f"{i:03d}": kbox(i * 0.16, 0, (i + 1) * 0.16, 4) for i in range(25)}
+    cisss = layer(strips, layer="cisss")
+    assert build_atlas({"m": M, "c": cisss}).params["land_layers"] == ("c",)
     named = build_atlas(
         {"m": M, "r": plain}, population=SURFACE, land_layers=["r"], **EXACT
     )
     assert named.params["land_layers"] == ("r",)
     assert unit_pop(named, "r")["r1"] == pytest.approx(900.0, rel=1e-9)
+
+
+def test_a_selection_of_a_catalogue_land_layer_is_not_taken_as_land() -> None:
+    # two units tagged as the catalogue's RLS (96 units): a regional selection,
+    # whose gaps include the land of the RLS left out, so plain area is kept
+    subset = layer(dict(R.geometry.items()), layer="rls")
+    atlas = build_atlas({"m": M, "r": subset}, population=SURFACE, **EXACT)
+    assert atlas.params["land_layers"] == ()
+    assert atlas.params["land_layers_partial"] == ("r",)
+    pop = unit_pop(atlas, "r")
+    assert pop["r1"] == pytest.approx(900.0 * share(kbox(1, 1, 2, 4), S1), rel=1e-6)
+    # forced by name, it is land again
+    forced = build_atlas(
+        {"m": M, "r": subset}, population=SURFACE, land_layers=["r"], **EXACT
+    )
+    assert unit_pop(forced, "r")["r1"] == pytest.approx(900.0, rel=1e-9)
 
 
 def test_without_population_the_rule_is_recorded_and_nothing_is_placed() -> None:
@@ -193,3 +214,24 @@ def test_bad_rule_parameters_are_named_in_the_error(
 ) -> None:
     with pytest.raises(InvalidParameterError, match=needle):
         build_atlas({"m": M, "r": R}, population=SURFACE, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_dask_engine_places_population_on_land_the_same_way() -> None:
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("dask_geopandas")
+    layers = {"m": M, "r": R}
+    local = build_atlas(layers, population=SURFACE, **EXACT)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        other = build_atlas(
+            layers, population=SURFACE, engine="dask", scheduler=client, **EXACT
+        )
+    assert other.params["land_layers"] == ("r",)
+    np.testing.assert_array_equal(
+        other.atoms["population"].to_numpy(), local.atoms["population"].to_numpy()
+    )
+    assert unit_pop(other, "r")["r1"] == pytest.approx(900.0, rel=1e-9)
