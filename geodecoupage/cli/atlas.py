@@ -42,6 +42,15 @@ snap_m = click.option(
     help="Snapping grid in metres (default 1).",
 )
 
+population_support = click.option(
+    "--population-support",
+    type=click.Choice(["land", "area"]),
+    default="land",
+    show_default=True,
+    help="Where a census polygon's people go: on the part of it the water-free "
+    "layers (rls, cisss) cover, or spread over its whole area.",
+)
+
 
 @click.group("atlas")
 def atlas() -> None:
@@ -77,6 +86,7 @@ def atlas() -> None:
     help="With --engine dask: address of a running Dask scheduler, e.g. "
     "tcp://10.0.0.5:8786 (default: a local cluster for this run).",
 )
+@population_support
 def build(
     layers: tuple[str, ...] | None,
     territory: Any,
@@ -88,6 +98,7 @@ def build(
     population: bool,
     engine: str,
     scheduler: str | None,
+    population_support: str,
 ) -> None:
     """Build the atlas of --layers and write its atoms (GeoPackage or GeoParquet).
 
@@ -129,6 +140,7 @@ def build(
     kwargs = _atlas_kwargs(min_area_m2, snap_m)
     if population:
         kwargs["population"] = read_population(data_dir, required=True)
+        kwargs["population_support"] = population_support
     if engine == "dask":
         kwargs.update(engine="dask", scheduler=scheduler)
     result = build_atlas(data, **kwargs)
@@ -202,6 +214,7 @@ def _check_pair_keys(source: str, target: str, territory: Any) -> None:
 @options.overwrite
 @options.min_area_m2
 @snap_m
+@population_support
 def crosswalk(
     source: str,
     target: str,
@@ -214,6 +227,7 @@ def crosswalk(
     overwrite: bool,
     min_area_m2: float | None,
     snap_m: float | None,
+    population_support: str,
 ) -> None:
     """Print or write the crosswalk (allocation table) from SOURCE to TARGET.
 
@@ -221,7 +235,10 @@ def crosswalk(
     (and population, pop_share_of_source, pop_share_of_target with --weight
     population). Codes are the official codes, zero-padded as published. Without
     -o, CSV (or JSON) goes to stdout. SOURCE or TARGET may be the key of a
-    --territory file (default key: territoire).
+    --territory file (default key: territoire). With --weight population, a
+    census polygon's people are placed on its land part by default (the part the
+    water-free RLS/CISSS layers cover); --population-support area spreads them
+    over the whole polygon, water included.
 
     \b
     Examples:
@@ -250,6 +267,7 @@ def crosswalk(
     kwargs = _atlas_kwargs(min_area_m2, snap_m)
     if weight == "population":
         kwargs["population"] = read_population(data_dir, required=True)
+        kwargs["population_support"] = population_support
     result = build_atlas(data, **kwargs)
     table = result.crosswalk(
         source,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -49,14 +49,18 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MIN_AREA_M2",
+    "DEFAULT_POPULATION_SUPPORT",
     "DEFAULT_SLIVER_SHARE",
     "DEFAULT_SLIVER_WIDTH_M",
     "DEFAULT_SNAP_M",
+    "LAND_ONLY_LAYERS",
     "Atlas",
+    "PopulationSupport",
     "build_atlas",
 ]
 
 Weight = Literal["area", "population"]
+PopulationSupport = Literal["area", "land"]
 
 #: Snapping grid (m): vertices and intersections are rounded to it.
 DEFAULT_SNAP_M = 1.0
@@ -67,6 +71,15 @@ DEFAULT_MIN_AREA_M2 = 10_000.0
 DEFAULT_SLIVER_WIDTH_M = 20.0
 #: Share of a covering unit below which a thin piece is a sliver.
 DEFAULT_SLIVER_SHARE = 0.001
+#: Where a population polygon's count goes (see :func:`build_atlas`): ``"land"``
+#: spreads it over the part of the polygon that every land layer covers.
+DEFAULT_POPULATION_SUPPORT: PopulationSupport = "land"
+#: Catalogue layers drawn without water (the mirror's RLS are the MSSS territories
+#: with StatCan coastal water removed; the CISSS are dissolved from them): by
+#: default their coverage is the land on which population is placed. A layer is
+#: recognised by ``attrs["layer"]`` (set by :func:`geodecoupage.layers.read_layer`);
+#: ``attrs["land_only"] = True`` / ``False`` overrides it for any layer.
+LAND_ONLY_LAYERS: frozenset[str] = frozenset({"rls", "cisss"})
 
 _AREA = "area_m2"
 _POP = "population"
@@ -93,7 +106,9 @@ class Atlas:
         Parameters and measured figures needed to reproduce and audit the atlas:
         ``snap_m``, ``min_area_m2``, ``sliver_width_m``, ``sliver_share``,
         ``work_crs``, ``area_crs``, counts of faces and atoms, sliver count and
-        area, overlaps resolved inside each layer, population totals.
+        area, overlaps resolved inside each layer, population totals and the
+        population rule (``population_support``, ``land_layers``, population
+        moved to land and still in each layer's gaps; see :func:`build_atlas`).
     slivers
         One row per sliver piece found: ``area_m2``, ``width_m``,
         ``population``, ``reason`` (``"area"`` or ``"thin"``), ``status``
@@ -433,6 +448,117 @@ def _check_number(name: str, value: float, *, positive: bool = False) -> float:
     return v
 
 
+# -- population placement ------------------------------------------------------------
+
+
+def _is_land_only(gdf: gpd.GeoDataFrame) -> bool:
+    """Whether a layer's coverage is land (drawn without water), from its attrs."""
+    flag = gdf.attrs.get("land_only")
+    if flag is not None:
+        return bool(flag)
+    return gdf.attrs.get("layer") in LAND_ONLY_LAYERS
+
+
+def _is_complete(gdf: gpd.GeoDataFrame, n_units: int) -> bool:
+    """Whether a catalogue layer still has all its units (not a selection)."""
+    from geodecoupage.layers import specs
+
+    spec = specs().get(str(gdf.attrs.get("layer")))
+    expected = spec.expected_count if spec is not None else None
+    return expected is None or n_units >= expected
+
+
+def _land_layers(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    keys: tuple[str, ...],
+    n_units: list[int],
+    *,
+    support: str,
+    land_layers: Any,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Check the population rule; return (land layers used, partial ones left out)."""
+    if support not in ("area", "land"):
+        msg = f"population_support must be 'area' or 'land', got {support!r}."
+        raise InvalidParameterError(msg)
+    if support == "area":
+        return (), ()
+    if land_layers is None:
+        found = [i for i, k in enumerate(keys) if _is_land_only(layers[k])]
+        whole = [i for i in found if _is_complete(layers[keys[i]], n_units[i])]
+        used = tuple(keys[i] for i in whole)
+        partial = tuple(keys[i] for i in found if keys[i] not in used)
+        if partial:
+            logger.info(
+                "population: %s not used as land (a selection of the catalogue "
+                "layer: its gaps include land); name it in land_layers= to force it",
+                ", ".join(partial),
+            )
+        return used, partial
+    if isinstance(land_layers, str):
+        land_layers = (land_layers,)
+    chosen = tuple(dict.fromkeys(land_layers))
+    unknown = [k for k in chosen if k not in keys]
+    if unknown:
+        msg = (
+            f"land_layers names {', '.join(map(repr, unknown))}, not a layer of this "
+            f"atlas; use some of: {', '.join(keys)}."
+        )
+        raise InvalidParameterError(msg)
+    return chosen, ()
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Population of every face, and what the placement rule did."""
+
+    face_pop: npt.NDArray[np.float64]
+    unplaced: float  # counts of polygons with no face at all
+    moved: float  # persons that plain area would have put off the land support
+    fallback: float  # persons of polygons with no land face, placed by area
+    n_fallback: int
+
+
+def _place_population(
+    units: npt.NDArray[np.int64],
+    face_area: npt.NDArray[np.float64],
+    counts: npt.NDArray[np.float64],
+    pop_col: int,
+    land_cols: tuple[int, ...],
+) -> _Placement:
+    """Spread each population polygon's count over its faces (see build_atlas).
+
+    ``units[f, pop_col]`` is the polygon of face *f* (-1: none); a face is land
+    when every column of *land_cols* covers it. A polygon with land faces puts
+    its whole count on them, in proportion to area; one without keeps plain
+    area density over all its faces. Densities use the faces' areas (not the
+    polygon's), so every polygon with a face keeps its count exactly.
+    """
+    pu = units[:, pop_col]
+    has = pu >= 0
+    n = len(counts)
+    parea = np.bincount(pu[has], weights=face_area[has], minlength=n)
+    land = has.copy()
+    for col in land_cols:
+        land &= units[:, col] >= 0
+    larea = np.bincount(pu[land], weights=face_area[land], minlength=n)
+    on_land = larea > 0
+    support = np.where(on_land, larea, parea)
+    density = np.where(support > 0, counts / np.where(support > 0, support, 1.0), 0.0)
+    pidx = np.maximum(pu, 0)
+    use = np.where(on_land[pidx], land, has)
+    face_pop = np.where(use, density[pidx] * face_area, 0.0)
+    off = on_land & (parea > 0)
+    moved = float((counts[off] * (1.0 - larea[off] / parea[off])).sum())
+    fb = (~on_land) & (parea > 0) & (counts > 0) if land_cols else np.zeros(n, bool)
+    return _Placement(
+        face_pop=face_pop,
+        unplaced=float(counts[parea <= 0].sum()),
+        moved=moved if land_cols else 0.0,
+        fallback=float(counts[fb].sum()),
+        n_fallback=int(fb.sum()),
+    )
+
+
 # -- build ----------------------------------------------------------------------------
 
 Engine = Literal["local", "dask"]
@@ -457,6 +583,8 @@ def build_atlas(
     engine: Engine = "local",
     scheduler: Any = None,
     npartitions: int | None = None,
+    population_support: PopulationSupport = DEFAULT_POPULATION_SUPPORT,
+    land_layers: Sequence[str] | None = None,
 ) -> Atlas:
     """Build the atlas (common refinement) of *layers* in one overlay pass.
 
@@ -481,8 +609,8 @@ def build_atlas(
         ``population`` column (counts, uniform density inside each polygon), or
         a :class:`~geodecoupage.overlay.population.PopulationSurface`. It is a
         hidden layer of the same overlay pass; each atom receives the counts in
-        proportion to the equal-area area it shares with each polygon. Without
-        it, ``population`` is NaN.
+        proportion to the equal-area area it shares with each polygon (on land,
+        see *population_support*). Without it, ``population`` is NaN.
     sliver_width_m
         Pieces whose mean width :math:`2A/P` is below this are slivers when they
         are also below *sliver_share* of every unit covering them. ``0``
@@ -507,6 +635,21 @@ def build_atlas(
     npartitions
         With ``engine="dask"``: number of spatial partitions (default: 4 per
         worker thread).
+    population_support
+        Where each population polygon's count is spread. ``"land"`` (default):
+        over the part of the polygon that every *land layer* covers, or over
+        the whole polygon when no land layer covers any of it. ``"area"``: over
+        the whole polygon (uniform density). Identical when there is no land
+        layer. See Notes.
+    land_layers
+        Keys of the layers whose coverage is land (drawn without water). Default:
+        the layers marked ``attrs["land_only"] = True``, and the catalogue
+        layers of :data:`LAND_ONLY_LAYERS` (``rls``, ``cisss``: water removed)
+        unless marked ``False`` -- the latter only when they hold all their
+        catalogue units: a selection (e.g. the RLS of one region) leaves out
+        land, so it is not used (``params["land_layers_partial"]``). A layer
+        whose gaps are not water (a partial territory, a layer cut to a study
+        area) must not be named here.
 
     Returns
     -------
@@ -520,7 +663,9 @@ def build_atlas(
         If *layers* is empty, a key is reserved or not a string, a value is not
         a GeoDataFrame, or a parameter is out of range; if *engine* is unknown,
         *scheduler* or *npartitions* is given to the local engine (or *workers*
-        to the dask engine), or ``engine="dask"`` without the ``scale`` extra.
+        to the dask engine), or ``engine="dask"`` without the ``scale`` extra; if
+        *population_support* is unknown or *land_layers* names a key that is
+        not a layer.
     SchedulerUnreachableError
         With ``engine="dask"``, if *scheduler* is an address that does not
         answer (:mod:`geodecoupage.overlay.distributed`).
@@ -559,10 +704,36 @@ def build_atlas(
     codes; they are kept (see :meth:`Atlas.coverage`) and left out of crosswalk
     shares by default.
 
-    Population: with :math:`p_s` and :math:`|S|` the count and equal-area area of
-    surface polygon *s*, atom *a* receives :math:`\\sum_s p_s |a \\cap s| / |S|`.
-    The total over the atlas equals the surface total minus the part of the
-    surface outside every layer (``params["population_outside"]``).
+    Population. With :math:`p_s` the count of surface polygon *s* and
+    :math:`W` the union of the units of every land layer (the territory they
+    all cover), atom *a* receives
+
+    .. math::
+
+        \\sum_s p_s \\frac{|a \\cap s \\cap W|}{|s \\cap W|}
+        \\quad\\text{if } |s \\cap W| > 0, \\qquad
+        \\sum_s p_s \\frac{|a \\cap s|}{|s|} \\quad\\text{otherwise}
+
+    (``population_support="area"``, or no land layer: always the second form).
+    Areas are equal-area sums of the faces of *s*, so each polygon's count is
+    conserved exactly: :math:`\\sum_a = p_s` over the atoms, plus the part of
+    *s* outside every layer or outside the land mask
+    (``params["population_outside"]``). Bounds: an atom receives at most
+    :math:`p_s` from *s*; a polygon's density rises by the factor
+    :math:`|s| / |s \\cap W| \\ge 1` on its land part. Census polygons include
+    rivers and coastal water that water-free layers (the RLS) leave out; plain
+    area puts 5.3 % of Québec's 2016 census population in those water gaps
+    (``docs/methodologie.md``, section 2.6). Only declared land layers steer
+    the placement: a layer that covers part of a polygon because of its extent
+    (a user's territory, a region) does not pull the polygon's population in,
+    and a selection of a catalogue land layer is not land by default.
+    ``params`` records ``population_support``, ``land_layers``,
+    ``land_layers_partial`` (land layers left out as incomplete),
+    ``population_moved_to_land`` (persons plain area would have put off the
+    land), ``population_fallback_area`` and ``n_population_fallback`` (polygons
+    with a count and no land part, placed by area) and ``population_in_gaps``
+    (population of the atoms each layer misses, per layer key, and ``"*"``:
+    atoms some layer misses).
     """
     if engine not in ("local", "dask"):
         msg = f"engine must be 'local' or 'dask', got {engine!r}."
@@ -593,6 +764,8 @@ def build_atlas(
         sliver_width_m=sliver_width_m,
         sliver_share=sliver_share,
         max_load=max_load,
+        population_support=population_support,
+        land_layers=land_layers,
     )
     if engine == "dask":
         return _dask._run(prep, cluster, npartitions)
@@ -632,6 +805,9 @@ class _Prepared:
     pop_col: int | None
     counts: npt.NDArray[np.float64] | None
     pop_total: float
+    population_support: str = DEFAULT_POPULATION_SUPPORT
+    land_keys: tuple[str, ...] = ()
+    land_partial: tuple[str, ...] = ()
 
 
 def _prepare(
@@ -644,6 +820,8 @@ def _prepare(
     sliver_width_m: float,
     sliver_share: float,
     max_load: int,
+    population_support: str = DEFAULT_POPULATION_SUPPORT,
+    land_layers: Sequence[str] | None = None,
 ) -> _Prepared:
     """Check the inputs of :func:`build_atlas` (both engines) and prepare them."""
     if not isinstance(layers, Mapping) or len(layers) == 0:
@@ -685,6 +863,13 @@ def _prepare(
         uniq, inv = np.unique(raw.astype(str), return_inverse=True)
         codes.append(np.asarray(uniq, dtype=object))
         unit_code.append(np.asarray(inv, dtype=np.int64).ravel())
+    land_keys, partial = _land_layers(
+        layers,
+        keys,
+        [len(c) for c in codes],
+        support=population_support,
+        land_layers=land_layers,
+    )
     geoms = [
         _prepare_geoms(layers[k], k, units=unit_code[i], codes=codes[i])
         for i, k in enumerate(keys)
@@ -720,6 +905,9 @@ def _prepare(
         pop_col=pop_col,
         counts=counts,
         pop_total=pop_total,
+        population_support=population_support,
+        land_keys=land_keys,
+        land_partial=partial,
     )
 
 
@@ -739,7 +927,6 @@ def _finish(
     """
     keys, codes, unit_code = prep.keys, prep.codes, prep.unit_code
     mask_col, pop_col, counts = prep.mask_col, prep.pop_col, prep.counts
-    density = None
     n_vis = len(keys)
     units = arr.units
     inside: npt.NDArray[np.bool_] = np.asarray(
@@ -748,17 +935,16 @@ def _finish(
     if mask_col is not None:
         inside &= units[:, mask_col] >= 0
     face_pop = np.zeros(len(arr.faces))
-    pop_unplaced = float("nan")
+    placement = None
     if counts is not None and pop_col is not None:
-        # density = count / area of the polygon's faces (not of the polygon
-        # itself: the faces add vertices, which moves equal-area areas by ~1e-8),
-        # so each polygon's count is conserved exactly
-        pu = units[:, pop_col]
-        has = pu >= 0
-        parea = np.bincount(pu[has], weights=face_area[has], minlength=len(counts))
-        density = np.where(parea > 0, counts / np.where(parea > 0, parea, 1.0), 0.0)
-        face_pop = np.where(has, density[np.maximum(pu, 0)] * face_area, 0.0)
-        pop_unplaced = float(counts[parea <= 0].sum())
+        placement = _place_population(
+            units,
+            face_area,
+            counts,
+            pop_col,
+            tuple(keys.index(k) for k in prep.land_keys),
+        )
+        face_pop = placement.face_pop
 
     # code tuples of the faces (visible layers only); rows sharing a code are
     # one unit
@@ -814,7 +1000,7 @@ def _finish(
     sel = group >= 0
     atom_area = np.bincount(group[sel], weights=face_area[sel], minlength=n_atoms)
     atom_pop = np.bincount(group[sel], weights=face_pop[sel], minlength=n_atoms)
-    if density is None:
+    if placement is None:
         atom_pop = np.full(n_atoms, np.nan)
     data: dict[str, Any] = {
         k: pd.array(code_table[:, i], dtype=object) for i, k in enumerate(keys)
@@ -853,11 +1039,14 @@ def _finish(
         "total_area_m2": float(atom_area.sum()),
         "self_overlap_area_m2": _per_layer(keys, arr.stats.get("self_overlap_area")),
         "population_total": prep.pop_total,
-        "population_in_atlas": covered_pop if density is not None else float("nan"),
+        "population_in_atlas": covered_pop if placement is not None else float("nan"),
         "population_outside": (prep.pop_total - covered_pop)
-        if density is not None
+        if placement is not None
         else float("nan"),
-        "population_unplaced": pop_unplaced,
+        "population_unplaced": placement.unplaced
+        if placement is not None
+        else float("nan"),
+        **_population_params(atoms, keys, placement, prep),
         "kernel": {
             k: v for k, v in arr.stats.items() if k not in ("self_overlap_area",)
         },
@@ -875,6 +1064,33 @@ def _finish(
         sliv.n_isolated,
     )
     return Atlas(atoms=atoms, layers=keys, params=params, slivers=slivers)
+
+
+def _population_params(
+    atoms: gpd.GeoDataFrame,
+    keys: tuple[str, ...],
+    placement: _Placement | None,
+    prep: _Prepared,
+) -> dict[str, object]:
+    """The population rule and its effect, for ``Atlas.params``."""
+    nan = float("nan")
+    out: dict[str, object] = {
+        "population_support": prep.population_support,
+        "land_layers": prep.land_keys,
+        "land_layers_partial": prep.land_partial,
+        "population_moved_to_land": placement.moved if placement else nan,
+        "population_fallback_area": placement.fallback if placement else nan,
+        "n_population_fallback": placement.n_fallback if placement else 0,
+    }
+    gaps: dict[str, float] = {}
+    if placement is not None:
+        pop = atoms[_POP].to_numpy(dtype="float64")
+        miss = atoms[list(keys)].isna().to_numpy()
+        for i, k in enumerate(keys):
+            gaps[k] = float(pop[miss[:, i]].sum())
+        gaps["*"] = float(pop[miss.any(axis=1)].sum())
+    out["population_in_gaps"] = gaps
+    return out
 
 
 def _warn_lost_units(
