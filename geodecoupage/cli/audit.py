@@ -105,12 +105,13 @@ def audit(
         read_keys.append("mrc")
     data = read_inputs(read_keys, data_dir, territory=territory, lang=lang)
     within = None
+    kwargs: dict[str, Any] = {}
     if region is not None:
         sel = select_inputs_region(data, region=region, territory_key=tkey)
         data = dict(sel.layers)
         within = {k: list(v) for k, v in sel.within.items()}
+        kwargs["land"] = sel.land  # the selected RLS alone leave out land
     names = {k: {str(c): str(n) for c, n in g["nom"].items()} for k, g in data.items()}
-    kwargs: dict[str, Any] = {}
     if min_area_m2 is not None:
         kwargs["min_area_m2"] = min_area_m2
     if population:

@@ -65,18 +65,19 @@ class _Setup:
         data = read_layers(read_keys, data_dir)
         self.base_layer = data[base]
         self.units: list[str] | None = None
+        kwargs: dict[str, Any] = {}
         if region is not None:
             from geodecoupage.metrics.region import select_region
 
             sel = select_region(data, region=region)
             data = {k: v for k, v in sel.layers.items() if k in keys}
+            kwargs["land"] = sel.land  # the selected RLS alone leave out land
             self.units = _units_of_region(data[base], base, region, sel.mrc_codes)
             logger.info(
                 "Region %s: %d %s units to group.", region, len(self.units), base
             )
         else:
             data = {k: v for k, v in data.items() if k in keys}
-        kwargs: dict[str, Any] = {}
         if min_area_m2 is not None:
             kwargs["min_area_m2"] = min_area_m2
         if population:

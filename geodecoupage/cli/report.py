@@ -50,11 +50,12 @@ def prepare(
         read_keys.append("mrc")  # a region is a set of MRC
     data = read_inputs(read_keys, data_dir, territory=territory, lang=lang)
     within = None
+    kwargs: dict[str, Any] = {}
     if region is not None:
         sel = select_inputs_region(data, region=region, territory_key=tkey)
         data = dict(sel.layers)
         within = {k: tuple(v) for k, v in sel.within.items()}
-    kwargs: dict[str, Any] = {}
+        kwargs["land"] = sel.land  # the selected RLS alone leave out land
     if min_area_m2 is not None:
         kwargs["min_area_m2"] = min_area_m2
     if population:

@@ -47,12 +47,19 @@ class RegionSelection:
         ``"mrc"`` (always, since the territory is defined by it).
     within
         ``{"mrc": mrc_codes}``, the ``within`` argument of the scores.
+    land
+        The units of a water-free layer given whole (``cisss`` or ``rls``, see
+        :data:`geodecoupage.overlay.atlas.LAND_ONLY_LAYERS`) near the selection, for
+        ``build_atlas(..., land=sel.land)``: the selected RLS leave out the land
+        of the RLS not kept, so they cannot say alone where people live. None
+        when no such layer was given.
     """
 
     region: str
     mrc_codes: tuple[str, ...]
     layers: Mapping[str, gpd.GeoDataFrame]
     within: Mapping[str, tuple[str, ...]]
+    land: gpd.GeoDataFrame | None = None
 
 
 def _overlapping(layer: gpd.GeoDataFrame, geoms: np.ndarray) -> np.ndarray:
@@ -134,5 +141,26 @@ def select_region(
         )
     codes = tuple(sorted(map(str, in_region.index)))
     return RegionSelection(
-        region=region, mrc_codes=codes, layers=kept, within={"mrc": codes}
+        region=region,
+        mrc_codes=codes,
+        layers=kept,
+        within={"mrc": codes},
+        land=_land_near(all_layers, kept),
     )
+
+
+def _land_near(
+    layers: Mapping[str, gpd.GeoDataFrame], kept: Mapping[str, gpd.GeoDataFrame]
+) -> gpd.GeoDataFrame | None:
+    """Units of a water-free layer (first key in order) reaching the kept units' box."""
+    from geodecoupage.overlay.atlas import _is_land_only
+
+    found = sorted(k for k in layers if _is_land_only(layers[k]))
+    boxes = [g.total_bounds for g in kept.values() if not g.empty]
+    if not found or not boxes:
+        return None
+    b = np.asarray(boxes)
+    x0, y0 = b[:, 0].min(), b[:, 1].min()
+    x1, y1 = b[:, 2].max(), b[:, 3].max()
+    land = layers[found[0]]
+    return land.iloc[land.sindex.query(shapely.box(x0, y0, x1, y1))].sort_index()

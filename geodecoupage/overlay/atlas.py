@@ -585,6 +585,7 @@ def build_atlas(
     npartitions: int | None = None,
     population_support: PopulationSupport = DEFAULT_POPULATION_SUPPORT,
     land_layers: Sequence[str] | None = None,
+    land: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
 ) -> Atlas:
     """Build the atlas (common refinement) of *layers* in one overlay pass.
 
@@ -650,6 +651,13 @@ def build_atlas(
         land, so it is not used (``params["land_layers_partial"]``). A layer
         whose gaps are not water (a partial territory, a layer cut to a study
         area) must not be named here.
+    land
+        Optional land polygons (GeoDataFrame or GeoSeries with a CRS) for the
+        ``"land"`` rule, used besides the land layers: a hidden layer of the
+        same pass that neither clips nor cuts atoms; a face is land only when
+        it is also inside one of these polygons. A region audit passes the
+        whole RLS layer here, since its own RLS is a selection
+        (:attr:`geodecoupage.metrics.RegionSelection.land`).
 
     Returns
     -------
@@ -766,6 +774,7 @@ def build_atlas(
         max_load=max_load,
         population_support=population_support,
         land_layers=land_layers,
+        land=land,
     )
     if engine == "dask":
         return _dask._run(prep, cluster, npartitions)
@@ -808,6 +817,7 @@ class _Prepared:
     population_support: str = DEFAULT_POPULATION_SUPPORT
     land_keys: tuple[str, ...] = ()
     land_partial: tuple[str, ...] = ()
+    land_col: int | None = None
 
 
 def _prepare(
@@ -822,6 +832,7 @@ def _prepare(
     max_load: int,
     population_support: str = DEFAULT_POPULATION_SUPPORT,
     land_layers: Sequence[str] | None = None,
+    land: Any = None,
 ) -> _Prepared:
     """Check the inputs of :func:`build_atlas` (both engines) and prepare them."""
     if not isinstance(layers, Mapping) or len(layers) == 0:
@@ -889,6 +900,17 @@ def _prepare(
         pop_total = float(counts.sum())
         pop_col = len(keys) + len(hidden)
         hidden.append(pgeoms)
+    land_col = None
+    if land is not None:
+        if not isinstance(land, gpd.GeoDataFrame | gpd.GeoSeries):
+            msg = (
+                f"land must be a GeoDataFrame or GeoSeries of polygons, got "
+                f"{type(land).__name__}."
+            )
+            raise InvalidParameterError(msg)
+        if population is not None and population_support == "land":
+            land_col = len(keys) + len(hidden)
+            hidden.append(_prepare_geoms(land, "land"))
 
     return _Prepared(
         keys=keys,
@@ -908,6 +930,7 @@ def _prepare(
         population_support=population_support,
         land_keys=land_keys,
         land_partial=partial,
+        land_col=land_col,
     )
 
 
@@ -942,7 +965,8 @@ def _finish(
             face_area,
             counts,
             pop_col,
-            tuple(keys.index(k) for k in prep.land_keys),
+            tuple(keys.index(k) for k in prep.land_keys)
+            + (() if prep.land_col is None else (prep.land_col,)),
         )
         face_pop = placement.face_pop
 
@@ -1078,6 +1102,7 @@ def _population_params(
         "population_support": prep.population_support,
         "land_layers": prep.land_keys,
         "land_layers_partial": prep.land_partial,
+        "land_polygons": prep.land_col is not None,
         "population_moved_to_land": placement.moved if placement else nan,
         "population_fallback_area": placement.fallback if placement else nan,
         "n_population_fallback": placement.n_fallback if placement else 0,

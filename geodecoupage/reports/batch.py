@@ -268,13 +268,15 @@ def audit_territory(
             atlas, config=config, within=within, names=_names(data), label=label
         )
     within_sel: dict[str, list[str]] | None = None
+    kwargs = _atlas_kwargs(config, population)
     if region is not None:
         sel = select_region(data, region=region)
         data = dict(sel.layers)
         within_sel = {k: list(v) for k, v in sel.within.items()}
+        kwargs["land"] = sel.land  # the selected RLS alone leave out land
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        built = build_atlas(data, **_atlas_kwargs(config, population))
+        built = build_atlas(data, **kwargs)
     for w in caught:
         logger.warning("%s: %s", label, w.message)
     return _audit_atlas(

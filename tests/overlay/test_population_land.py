@@ -194,6 +194,35 @@ def test_a_selection_of_a_catalogue_land_layer_is_not_taken_as_land() -> None:
     assert unit_pop(forced, "r")["r1"] == pytest.approx(900.0, rel=1e-9)
 
 
+def test_land_polygons_restore_the_rule_for_a_selection() -> None:
+    # the selection keeps r1 only; the whole layer (r1, r2), passed as land=,
+    # says where land is: x 0-2 and x 3-4 (x 2-3 is a river)
+    subset = layer({"r1": R.geometry["r1"]}, layer="rls")
+    atlas = build_atlas({"m": M, "r": subset}, population=SURFACE, land=R, **EXACT)
+    assert atlas.params["land_layers_partial"] == ("r",)
+    assert atlas.params["land_polygons"] is True
+    pop = unit_pop(atlas, "r")
+    # s1 (x 1-3, y 1-4): land only in x 1-2, inside r1 -> all its 900 persons;
+    # s3 (x 2.2-2.8) is all water -> plain area, and r1 does not cover it
+    assert pop["r1"] == pytest.approx(900.0, rel=1e-9)
+    # s2 (x 3-4) is land of r2, a unit left out of the selection: it stays on m
+    assert unit_pop(atlas, "m")["m1"] == pytest.approx(1030.0, rel=1e-9)
+    without = build_atlas({"m": M, "r": subset}, population=SURFACE, **EXACT)
+    assert unit_pop(without, "r")["r1"] == pytest.approx(
+        900.0 * share(kbox(1, 1, 2, 4), S1), rel=1e-6
+    )
+
+
+def test_land_polygons_do_not_change_atoms_or_areas() -> None:
+    plain = build_atlas({"m": M, "r": R}, population=SURFACE, **EXACT)
+    with_land = build_atlas({"m": M, "r": R}, land=R, population=SURFACE, **EXACT)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(plain.atoms[["m", "r", "area_m2"]]),
+        pd.DataFrame(with_land.atoms[["m", "r", "area_m2"]]),
+        rtol=1e-12,
+    )
+
+
 def test_without_population_the_rule_is_recorded_and_nothing_is_placed() -> None:
     atlas = build_atlas({"m": M, "r": R})
     assert atlas.params["population_support"] == "land"
