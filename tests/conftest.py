@@ -25,6 +25,27 @@ def _real_data_dir() -> Path | None:
     return None
 
 
+@pytest.fixture
+def demo_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``read_layer`` serve the generated demo layers (CLI tests, no data dir).
+
+    A key the demo territory lacks raises ``LayerUnavailableError``, as a data
+    directory without that layer would.
+    """
+    from geodecoupage.datasets.demo import demo_layers
+    from geodecoupage.errors import LayerUnavailableError
+
+    layers = demo_layers()
+
+    def read_layer(key: str, **_: object) -> gpd.GeoDataFrame:
+        if key not in layers:
+            msg = f"Layer {key!r} is not in the demo territory."
+            raise LayerUnavailableError(msg)
+        return layers[key].copy()
+
+    monkeypatch.setattr("geodecoupage.layers.read_layer", read_layer)
+
+
 @pytest.fixture(scope="session")
 def quebec_data() -> Path:
     """The real-data mirror; tests using it are marked ``realdata``.

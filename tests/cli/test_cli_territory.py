@@ -37,18 +37,8 @@ TAU = 0.01
 
 
 @pytest.fixture(autouse=True)
-def demo_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    layers = demo_layers()
-
-    def read_layer(key: str, **_: Any) -> Any:
-        from geodecoupage.errors import LayerUnavailableError
-
-        if key not in layers:
-            msg = f"Layer {key!r} is not in the demo territory."
-            raise LayerUnavailableError(msg)
-        return layers[key].copy()
-
-    monkeypatch.setattr("geodecoupage.layers.read_layer", read_layer)
+def demo_data(demo_catalogue: None) -> None:
+    """Every test reads the demo layers (see tests/conftest.py)."""
 
 
 def _squares(dx: float = 0.0) -> gpd.GeoDataFrame:

@@ -25,19 +25,8 @@ POP_COLUMNS = "population,pop_share_of_source,pop_share_of_target"
 
 
 @pytest.fixture(autouse=True)
-def demo_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    layers = demo_layers()
+def demo_data(monkeypatch: pytest.MonkeyPatch, demo_catalogue: None) -> None:
     pop = demo_population()
-
-    def read_layer(key: str, **_: Any) -> Any:
-        from geodecoupage.errors import LayerUnavailableError
-
-        if key not in layers:
-            msg = f"Layer {key!r} is not in the demo territory."
-            raise LayerUnavailableError(msg)
-        return layers[key].copy()
-
-    monkeypatch.setattr("geodecoupage.layers.read_layer", read_layer)
     monkeypatch.setattr(
         "geodecoupage.overlay.population.population_surface",
         lambda **_: pop.copy(),
