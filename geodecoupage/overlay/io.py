@@ -18,8 +18,11 @@ GeoParquet (``.parquet``, ``.geoparquet``)
     The atoms as GeoParquet (read by any GeoParquet reader), and one JSON document
     under the key ``geodecoupage_atlas`` of the file's key-value metadata holding
     the metadata *and* the slivers table. One file, no sidecar that could be lost
-    or mismatched when a file is copied: the slivers table is small (one row per
-    sliver piece; a few thousand on the province), so it fits the metadata.
+    or mismatched when a file is copied. The price: the slivers sit in the footer
+    (province atlas of mrc, cisss, rls, css, cs_anglo: 70 846 sliver rows, 9.5 MB
+    of JSON in a 27 MB file; saved in 2.1 s, read back in 1.2 s). The GeoPackage
+    (15.8 MB, read in 0.9 s) keeps them in a table and is the default of the
+    documentation.
 
 The metadata holds the format and its version, the version of geodecoupage that
 wrote it, the layer keys in order, the atlas parameters and the columns and dtypes
