@@ -187,6 +187,18 @@ def test_audit_refuses_options_that_change_the_atlas(
     assert extra[0] in res.output
 
 
+@pytest.mark.parametrize("extra", [["--all-regions"], ["--config", "audit.toml"]])
+def test_atlas_is_refused_with_the_batch_options(
+    saved: dict[str, Path], tmp_path: Path, extra: list[str]
+) -> None:
+    (tmp_path / "audit.toml").write_text('layers = ["mrc", "rls"]\n')
+    if extra[0] == "--config":
+        extra = ["--config", str(tmp_path / "audit.toml")]
+    res = run(*AUDIT, "--atlas", str(saved["gpkg"]), *extra, "-o", str(tmp_path / "o"))
+    assert res.exit_code == 2, res.output
+    assert "not with --all-regions or --config" in res.output
+
+
 def test_layers_outside_the_atlas_are_refused(saved: dict[str, Path]) -> None:
     res = run("audit", "--layers", "mrc,municipalites", "--atlas", str(saved["gpkg"]))
     assert res.exit_code == 1
