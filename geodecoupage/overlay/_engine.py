@@ -208,6 +208,28 @@ def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
     return np.arange(total, dtype=np.int64) - offsets + np.repeat(starts, counts)
 
 
+def _pack(*cols: IntArray) -> IntArray | None:
+    """One int64 key per row that sorts like the rows (first column first).
+
+    ``None`` when the mixed-radix key would not fit in 62 bits (the caller
+    then sorts on the columns).
+    """
+    n = len(cols[0])
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    lows = [int(c.min()) for c in cols]
+    spans = [int(c.max()) - lo + 1 for c, lo in zip(cols, lows, strict=True)]
+    total = 1
+    for sp in spans:
+        total *= sp
+    if total >= 2**62:
+        return None
+    key = np.zeros(n, dtype=np.int64)
+    for c, lo, sp in zip(cols, lows, spans, strict=True):
+        key = key * sp + (c - lo)
+    return key
+
+
 def _run_starts(*keys: npt.NDArray[np.int64]) -> BoolArray:
     """True where a row of the (sorted) key columns differs from the previous."""
     n = len(keys[0])
@@ -465,19 +487,29 @@ def _cell_linework(
     rings, sub = shapely.get_parts(rings, return_index=True)  # polygons with holes
     ring_cell = cell[np.asarray(ring_src)[sub]]
     coords, cidx = shapely.get_coordinates(rings, return_index=True)
-    coords = np.round(coords / grid) * grid
+    icoords = np.round(coords / grid)
+    coords = icoords * grid
+    icoords = icoords.astype(np.int64)
     same = cidx[1:] == cidx[:-1]
-    a, b = coords[:-1], coords[1:]
+    a, b = icoords[:-1], icoords[1:]
     seg = np.flatnonzero(same & ((a[:, 0] != b[:, 0]) | (a[:, 1] != b[:, 1])))
     a, b = a[seg], b[seg]
     seg_cell = ring_cell[cidx[seg]]
     swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
     lo = np.where(swap[:, None], b, a)
     hi = np.where(swap[:, None], a, b)
-    order = np.lexsort((seg, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0], seg_cell))
-    first = _run_starts(
-        seg_cell[order], lo[order, 0], lo[order, 1], hi[order, 0], hi[order, 1]
-    )
+    # the first segment (lowest seg: the sort is stable) of every run of equal
+    # (cell, lo, hi)
+    k_lo = _pack(seg_cell, lo[:, 0], lo[:, 1])
+    k_hi = _pack(hi[:, 0], hi[:, 1])
+    if k_lo is not None and k_hi is not None:
+        order = np.lexsort((k_hi, k_lo))
+        first = _run_starts(k_lo[order], k_hi[order])
+    else:
+        order = np.lexsort((hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0], seg_cell))
+        first = _run_starts(
+            seg_cell[order], lo[order, 0], lo[order, 1], hi[order, 0], hi[order, 1]
+        )
     kept = np.sort(seg[order[first]])
     # rejoin runs of consecutive kept segments into polylines
     new_run = np.ones(len(kept), dtype=bool)
@@ -570,21 +602,20 @@ def _face_edges(
     faces: GeomArray, face_cell: IntArray, cells: FloatArray, grid: float
 ) -> tuple[Edges, int]:
     """Match the boundary segments of the faces (see :class:`Edges`)."""
-    rings, ring_face = shapely.get_rings(faces, return_index=True)
-    ring_face = np.asarray(ring_face, dtype=np.int64)
-    is_shell = np.ones(len(rings), dtype=bool)
-    is_shell[1:] = ring_face[1:] != ring_face[:-1]  # get_rings lists the shell first
-    # the face lies on the left of a ring's segments when a shell is
-    # counter-clockwise or a hole clockwise
-    ring_left = np.asarray(shapely.is_ccw(rings), dtype=bool) == is_shell
-    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    coords, ring_idx, ring_face, is_shell = face_rings(faces)
     q = np.rint(coords / grid).astype(np.int64)
-    same = ring_idx[1:] == ring_idx[:-1]
-    a, b = q[:-1][same], q[1:][same]
-    r = ring_idx[:-1][same]
+    # the face lies on the left of a ring's segments when a shell is
+    # counter-clockwise or a hole clockwise (orientation: sign of the exact
+    # integer shoelace sum of the ring)
+    ring_left = (_ring_cross_int(q, ring_idx, len(ring_face)) > 0) == is_shell
+    # segments between consecutive distinct vertices of a ring (one gather)
+    sel = np.flatnonzero(
+        (ring_idx[1:] == ring_idx[:-1])
+        & ((q[:-1, 0] != q[1:, 0]) | (q[:-1, 1] != q[1:, 1]))
+    )
+    a, b = q[sel], q[sel + 1]
+    r = ring_idx[sel]
     face, left = ring_face[r], ring_left[r]
-    nz = (a[:, 0] != b[:, 0]) | (a[:, 1] != b[:, 1])
-    a, b, face, left = a[nz], b[nz], face[nz], left[nz]
 
     # cut the segments lying on a cell border at every vertex met on that line,
     # so both sides of a border between cells of different sizes match
@@ -597,6 +628,56 @@ def _face_edges(
         a, b, face, left = _cut_border(a, b, face, left, border, vert[border])
     f_left, f_right, xy, anomalies = match_segments(a, b, face, left)
     return Edges(f_left, f_right, xy, segment_lengths(xy, grid)), anomalies
+
+
+def face_rings(faces: GeomArray) -> tuple[FloatArray, IntArray, IntArray, BoolArray]:
+    """Vertices of every ring of the faces, without building ring geometries.
+
+    Rings come in :func:`shapely.get_rings` order (face by face, the shell then
+    the holes). Only the few faces with holes are split into rings; the others
+    are one ring holding all their coordinates.
+
+    Returns
+    -------
+    xy, ring_of, ring_face, is_shell
+        ``(n, 2)`` vertices (each ring closed), the ring of each vertex, the
+        face of each ring and whether the ring is the face's shell.
+    """
+    faces = np.asarray(faces, dtype=object)
+    xy = np.asarray(shapely.get_coordinates(faces), dtype=np.float64).reshape(-1, 2)
+    n_coords = np.asarray(shapely.get_num_coordinates(faces), dtype=np.int64)
+    n_holes = np.asarray(shapely.get_num_interior_rings(faces), dtype=np.int64)
+    n_rings = np.where(n_coords > 0, 1 + np.maximum(n_holes, 0), 0)
+    ring_face = np.repeat(np.arange(len(faces), dtype=np.int64), n_rings)
+    ring_len = np.repeat(n_coords, n_rings)
+    with_holes = np.flatnonzero((n_holes > 0) & (n_coords > 0))
+    if len(with_holes):
+        rings = shapely.get_rings(faces[with_holes])
+        first_ring = np.cumsum(n_rings) - n_rings
+        pos = _ranges(first_ring[with_holes], n_rings[with_holes])
+        ring_len[pos] = shapely.get_num_coordinates(rings)
+    ring_of = np.repeat(np.arange(len(ring_len), dtype=np.int64), ring_len)
+    is_shell = np.ones(len(ring_face), dtype=bool)
+    is_shell[1:] = ring_face[1:] != ring_face[:-1]
+    return xy, ring_of, ring_face, is_shell
+
+
+def _ring_cross_int(q: IntArray, ring_of: IntArray, n_rings: int) -> IntArray:
+    """Twice the signed area of each closed ring of integer vertices, exactly.
+
+    Vertices are taken relative to the ring's first one, so the int64 products
+    stay far below overflow for any ring that fits in a quadtree cell.
+    """
+    out = np.zeros(n_rings, dtype=np.int64)
+    if len(q) < 2:
+        return out
+    starts = np.flatnonzero(np.r_[True, ring_of[1:] != ring_of[:-1]])
+    rel = q - np.repeat(q[starts], np.diff(np.append(starts, len(q))), axis=0)
+    same = ring_of[1:] == ring_of[:-1]
+    cross = rel[:-1, 0] * rel[1:, 1] - rel[1:, 0] * rel[:-1, 1]
+    cross[~same] = 0
+    np.add.at(out, ring_of[:-1], cross)
+    return out
 
 
 def match_segments(
@@ -628,9 +709,19 @@ def match_segments(
     lo = np.where(swap[:, None], b, a)
     hi = np.where(swap[:, None], a, b)
     left = left != swap  # now relative to the direction lo -> hi
-    order = np.lexsort((face, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))
-    lo, hi, face, left = lo[order], hi[order], face[order], left[order]
-    first = _run_starts(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
+    k_lo, k_hi = _pack(lo[:, 0], lo[:, 1]), _pack(hi[:, 0], hi[:, 1])
+    if k_lo is not None and k_hi is not None:
+        order = np.lexsort((face, k_hi, k_lo))
+        first = _run_starts(k_lo[order], k_hi[order])
+        face, left = face[order], left[order]
+        # end points are only needed once per distinct segment
+        lo, hi = lo[order[first]], hi[order[first]]
+        first_only = True
+    else:
+        order = np.lexsort((face, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))
+        lo, hi, face, left = lo[order], hi[order], face[order], left[order]
+        first = _run_starts(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
+        first_only = False
     run = np.cumsum(first) - 1
     n = int(run[-1]) + 1
     f_left = np.full(n, -1, dtype=np.int64)
@@ -640,8 +731,10 @@ def match_segments(
     f_left[run[left]] = face[left]
     f_right[run[~left]] = face[~left]
     anomalies = int(((n_left > 1) | (n_right > 1)).sum())
-    start = np.flatnonzero(first)
-    return f_left, f_right, np.column_stack([lo[start], hi[start]]), anomalies
+    if not first_only:
+        start = np.flatnonzero(first)
+        lo, hi = lo[start], hi[start]
+    return f_left, f_right, np.column_stack([lo, hi]), anomalies
 
 
 def segment_lengths(xy: IntArray, grid: float) -> FloatArray:
@@ -849,8 +942,10 @@ def dissolve(
     p1 = np.concatenate([hi[use_l], lo[use_r]])
     if len(grp) == 0:
         return out, n_parts
-    (coords, ring_of), ring_group = _trace_rings(grp, p0, p1)
-    coords, ring_of, ring_group = _split_touching(coords, ring_of, ring_group)
+    (coords, ring_of, vids), ring_group = _trace_rings(grp, p0, p1)
+    coords, ring_of, ring_group = _split_touching(
+        coords, ring_of, ring_group, vkey=vids
+    )
     ring_area = _ring_areas(coords, ring_of)
     n_rings = len(ring_group)
     xy = coords.astype(np.float64) * grid
@@ -872,8 +967,10 @@ def dissolve(
             np.column_stack([d[:, 1], -d[:, 0]]) / np.hypot(d[:, 0], d[:, 1])[:, None]
         )
         probe = ((a0 + a1) / 2.0 + 1e-3 * normal) * grid
-        tree = shapely.STRtree(shells_poly)
-        h_i, s_j = tree.query(shapely.points(probe), predicate="within")
+        # the shells are the prepared side of the test (``contains``), each
+        # prepared once, rather than every probe point
+        tree = shapely.STRtree(shapely.points(probe))
+        s_j, h_i = tree.query(shells_poly, predicate="contains")
         same = ring_group[hole_ids[h_i]] == ring_group[shell_ids[s_j]]
         h_i, s_j = h_i[same], s_j[same]
         # smallest shell first
@@ -932,7 +1029,11 @@ def _repair(
 
 
 def _split_touching(
-    coords: IntArray, ring_of: IntArray, ring_group: IntArray
+    coords: IntArray,
+    ring_of: IntArray,
+    ring_group: IntArray,
+    *,
+    vkey: IntArray | None = None,
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Split rings that pass through a vertex twice into simple loops.
 
@@ -943,13 +1044,14 @@ def _split_touching(
     """
     if len(coords) == 0:
         return coords, ring_of, ring_group
-    vkey = _row_ids(coords)
+    if vkey is None:
+        vkey = _row_ids(coords)
     closing = np.ones(len(ring_of), dtype=bool)
     closing[:-1] = ring_of[1:] != ring_of[:-1]  # the repeated first vertex
     body = np.flatnonzero(~closing)
-    o = np.lexsort((vkey[body], ring_of[body]))
-    dup = ~_run_starts(ring_of[body][o], vkey[body][o])
-    bad = np.unique(ring_of[body][o][dup])
+    rv = ring_of[body] * (int(vkey.max()) + 1) + vkey[body]  # (ring, vertex)
+    rv.sort()
+    bad = np.unique(rv[1:][rv[1:] == rv[:-1]] // (int(vkey.max()) + 1))
     if len(bad) == 0:
         return coords, ring_of, ring_group
     starts = np.searchsorted(ring_of, np.arange(len(ring_group)))
@@ -1002,14 +1104,15 @@ def _ring_areas(coords: IntArray, ring_of: IntArray) -> FloatArray:
 
 def _trace_rings(
     grp: IntArray, p0: IntArray, p1: IntArray
-) -> tuple[tuple[IntArray, IntArray], IntArray]:
+) -> tuple[tuple[IntArray, IntArray, IntArray], IntArray]:
     """Chain directed edges (group on the left) into closed rings.
 
     Returns
     -------
-    (coords, ring_of), ring_group
+    (coords, ring_of, vids), ring_group
         Ring vertices in order (each ring closed: last vertex = first) with the
-        ring of each vertex, and the group of each ring.
+        ring of each vertex and a dense id of each distinct vertex, and the
+        group of each ring.
     """
     n = len(grp)
     # vertex ids
@@ -1018,15 +1121,18 @@ def _trace_rings(
     # outgoing edges sorted by (group, start vertex, angle)
     d = (p1 - p0).astype(np.float64)
     angle = np.arctan2(d[:, 1], d[:, 0])
-    order = np.lexsort((angle, v0, grp))
-    key_g, key_v, key_a = grp[order], v0[order], angle[order]
-    start = _run_starts(key_g, key_v)
+    n_vert = int(vid.max()) + 1
+    gv0 = grp * n_vert + v0  # (group, vertex) as one key
+    order = np.lexsort((angle, gv0))
+    key_gv, key_a = gv0[order], angle[order]
+    start = _run_starts(key_gv)
     run_start = np.flatnonzero(start)
     run_len = np.diff(np.append(run_start, n))
     # for each edge e, the run of outgoing edges (same group) at its end vertex
-    out_key = np.column_stack([key_g[run_start], key_v[run_start]])
-    q = np.column_stack([grp, v1])
-    pos = _search_rows(out_key, q)
+    out_key = key_gv[run_start]
+    q = grp * n_vert + v1
+    pos = np.minimum(np.searchsorted(out_key, q), len(out_key) - 1)
+    pos = np.where(out_key[pos] == q, pos, -1)
     if (pos < 0).any():  # pragma: no cover - unbalanced outline
         msg = "dissolve: an outline does not close (unbalanced vertex)"
         raise RuntimeError(msg)
@@ -1051,58 +1157,59 @@ def _trace_rings(
         nxt[multi] = order[best]
     # cycles of the permutation: label = smallest edge id of its cycle
     # (after k doublings a label is the minimum over 2**k successive edges)
+    # (once every window's minimum equals the next window's, each cycle's
+    # windows tile it and all hold the cycle's minimum: stop there)
     label = np.arange(n, dtype=np.int64)
     jump = nxt.copy()
     for _ in range(max(1, int(np.ceil(np.log2(n + 1))))):
-        label = np.minimum(label, label[jump])
+        ahead = label[jump]
+        if np.array_equal(ahead, label):
+            break
+        label = np.minimum(label, ahead)
         jump = jump[jump]
     # rank of each edge in its cycle, counted from the cycle's smallest edge
     head = label == np.arange(n)
-    succ = nxt.copy()
+    # (the cut end points to a sentinel n that points to itself at distance 0)
     pred = np.empty(n, dtype=np.int64)
     pred[nxt] = np.arange(n)
-    succ[pred[head]] = -1  # cut each cycle before its head
-    dist = np.where(succ >= 0, 1, 0).astype(np.int64)
-    ptr = succ.copy()
-    while (ptr >= 0).any():
-        live = ptr >= 0
-        dist[live] += np.where(ptr[live] >= 0, dist[ptr[live]], 0)
-        ptr_next = np.full(n, -1, dtype=np.int64)
-        ptr_next[live] = ptr[ptr[live]]
-        ptr = ptr_next
-    ring_ids, ring_of_edge = np.unique(label, return_inverse=True)
-    ring_of_edge = ring_of_edge.ravel()
+    ptr = np.append(nxt, n)
+    ptr[pred[head]] = n  # cut each cycle before its head
+    dist = np.ones(n + 1, dtype=np.int64)
+    dist[n] = 0
+    dist[pred[head]] = 0
+    while True:
+        up = ptr[ptr]
+        if np.array_equal(up, ptr):
+            break
+        dist += dist[ptr]
+        ptr = up
+    dist = dist[:n]
+    # rings numbered by their head (smallest edge); each edge goes straight to
+    # its slot (ring start + position), one more slot per ring closes it
+    ring_ids = np.flatnonzero(head)
+    ring_of_edge = (np.cumsum(head) - 1)[label]
+    length = np.bincount(ring_of_edge, minlength=len(ring_ids))
     # position from the head = (cycle length - 1) - distance to the cut end
-    length = np.bincount(ring_of_edge)
     position = (length[ring_of_edge] - 1) - dist
-    o = np.lexsort((position, ring_of_edge))
-    pts = p0[o]
-    r_of = ring_of_edge[o]
-    # close every ring: repeat its first vertex at the end
-    firsts = np.searchsorted(r_of, np.arange(len(ring_ids)))
-    coords = np.insert(pts, np.append(firsts[1:], len(pts)), pts[firsts], axis=0)
-    ring_of = np.insert(
-        r_of, np.append(firsts[1:], len(r_of)), np.arange(len(ring_ids))
-    )
-    return (coords, ring_of), grp[ring_ids]
+    slot0 = np.cumsum(length + 1) - (length + 1)
+    dest = slot0[ring_of_edge] + position
+    total = n + len(ring_ids)
+    coords = np.empty((total, 2), dtype=p0.dtype)
+    coords[dest] = p0
+    vids = np.empty(total, dtype=np.int64)
+    vids[dest] = v0
+    close = slot0 + length
+    coords[close] = coords[slot0]
+    vids[close] = vids[slot0]
+    ring_of = np.repeat(np.arange(len(ring_ids), dtype=np.int64), length + 1)
+    return (coords, ring_of, vids), grp[ring_ids]
 
 
 def _row_ids(rows: IntArray) -> IntArray:
     """Dense id of each distinct row of a two-column int array (sorted order)."""
-    lo = rows.min(axis=0)
-    span = int(rows[:, 1].max() - lo[1]) + 1
-    key = (rows[:, 0] - lo[0]) * span + (rows[:, 1] - lo[1])
+    x, y = rows[:, 0], rows[:, 1]
+    y0 = int(y.min())
+    span = int(y.max()) - y0 + 1
+    key = (x - int(x.min())) * span + (y - y0)
     _, inv = np.unique(key, return_inverse=True)
     return np.asarray(inv, dtype=np.int64).ravel()
-
-
-def _search_rows(table: IntArray, q: IntArray) -> IntArray:
-    """Row index of each row of *q* in the lexicographically sorted *table*."""
-    lo = np.min(np.concatenate([table, q]), axis=0)
-    hi = np.max(np.concatenate([table, q]), axis=0)
-    span = hi[1] - lo[1] + 1
-    tk = (table[:, 0] - lo[0]) * span + (table[:, 1] - lo[1])
-    qk = (q[:, 0] - lo[0]) * span + (q[:, 1] - lo[1])
-    pos = np.searchsorted(tk, qk)
-    pos = np.minimum(pos, len(tk) - 1)
-    return np.where(tk[pos] == qk, pos, -1)

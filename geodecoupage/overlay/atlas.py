@@ -23,7 +23,13 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
-from geodecoupage.crs import AREA_CRS, WORK_CRS, area_m2, require_crs, to_work_crs
+from geodecoupage.crs import (
+    _TO_AREA,
+    AREA_CRS,
+    WORK_CRS,
+    require_crs,
+    to_work_crs,
+)
 from geodecoupage.errors import (
     CoverageWarning,
     InvalidParameterError,
@@ -775,7 +781,7 @@ def build_atlas(
     arr = _engine.arrange(
         prep.geoms, grid=prep.snap, max_load=prep.max_load, workers=workers
     )
-    face_area = _face_areas(arr.faces, arr.stats.get("workers", 1))
+    face_area = _face_areas(arr.faces, arr.stats.get("workers", 1), arr.grid)
 
     def outlines(
         group: npt.NDArray[np.int64], n_atoms: int
@@ -1203,17 +1209,78 @@ def _per_layer(keys: tuple[str, ...], values: object) -> dict[str, float]:
 
 
 def _face_areas(
-    faces: npt.NDArray[np.object_], workers: Any
+    faces: npt.NDArray[np.object_], workers: Any, grid: float
 ) -> npt.NDArray[np.float64]:
-    """Equal-area areas of the faces, in threads (pyproj and GEOS release the GIL)."""
+    """Equal-area areas of the faces, in threads (pyproj releases the GIL).
+
+    Notes
+    -----
+    Equal to :func:`geodecoupage.crs.area_m2` of every face, bit for bit, at a
+    third of its cost: neighbouring faces share their vertices, so each
+    distinct vertex is projected to :data:`~geodecoupage.crs.AREA_CRS` once,
+    and the rings are measured in numpy with GEOS's own formula
+    (``Area::ofRingSigned``, summed in the same order): for a closed ring
+    :math:`p_0 \\ldots p_{n-1}`,
+
+    .. math::
+
+        A = \\frac{1}{2} \\Big| \\sum_{i=1}^{n-2} (x_i - x_0)(y_{i-1} - y_{i+1})
+        \\Big|,
+
+    a face's area being its shell's minus its holes'.
+    """
     w = int(workers) if isinstance(workers, int) else 1
     weights = shapely.get_num_coordinates(faces).astype(np.float64)
 
     def run(ids: npt.NDArray[np.int64]) -> list[npt.NDArray[np.generic]]:
-        return [area_m2(faces[ids])]
+        return [_equal_area(faces[ids], grid)]
 
     (out,) = _engine._chunked(run, weights, w)
     return np.asarray(out, dtype=np.float64)
+
+
+def _equal_area(faces: npt.NDArray[np.object_], grid: float) -> npt.NDArray[np.float64]:
+    """Equal-area areas of single Polygons in WORK_CRS (see :func:`_face_areas`)."""
+    xy, ring_of, ring_face, is_shell = _engine.face_rings(faces)
+    n = len(xy)
+    if n == 0:
+        return np.zeros(len(faces), dtype=np.float64)
+    # distinct vertices: the faces' vertices lie on the grid, and neighbouring
+    # faces share them; a vertex is projected once (checked exactly: rows
+    # sharing a grid key must hold the same floats)
+    qx, qy = np.rint(xy[:, 0] / grid), np.rint(xy[:, 1] / grid)
+    qx0, qy0 = qx.min(), qy.min()
+    span_x, span_y = qx.max() - qx0 + 1.0, qy.max() - qy0 + 1.0
+    x = y = None
+    if float(span_x) * float(span_y) < 2.0**62:
+        key = (qx - qx0).astype(np.int64) * int(span_y) + (qy - qy0).astype(np.int64)
+        o = np.argsort(key)
+        ks = key[o]
+        new = np.ones(n, dtype=bool)
+        new[1:] = ks[1:] != ks[:-1]
+        xs = xy[o]
+        if np.array_equal(xs[1:][~new[1:]], xs[:-1][~new[1:]]):
+            inv = np.empty(n, dtype=np.int64)
+            inv[o] = np.cumsum(new) - 1
+            ux, uy = _TO_AREA.transform(xs[new, 0], xs[new, 1])
+            x = np.asarray(ux, dtype=np.float64)[inv]
+            y = np.asarray(uy, dtype=np.float64)[inv]
+    if x is None or y is None:  # vertices off the grid: project them all
+        px, py = _TO_AREA.transform(xy[:, 0], xy[:, 1])
+        x, y = np.asarray(px, dtype=np.float64), np.asarray(py, dtype=np.float64)
+    n_rings = len(ring_face)
+    starts = np.flatnonzero(np.r_[True, ring_of[1:] != ring_of[:-1]])
+    ends = np.append(starts[1:], n) - 1
+    x0 = np.repeat(x[starts], ends - starts + 1)
+    inner = np.ones(n, dtype=bool)
+    inner[starts] = False
+    inner[ends] = False
+    i = np.flatnonzero(inner)
+    terms = (x[i] - x0[i]) * (y[i - 1] - y[i + 1])
+    ring_area = np.abs(np.bincount(ring_of[i], weights=terms, minlength=n_rings) / 2.0)
+    signed = np.where(is_shell, ring_area, -ring_area)
+    out = np.bincount(ring_face, weights=signed, minlength=len(faces))
+    return np.nan_to_num(np.asarray(out, dtype=np.float64), nan=0.0)
 
 
 def _group_rows(
@@ -1223,7 +1290,18 @@ def _group_rows(
     atom_of = np.full(len(rows), -1, dtype=np.int64)
     if not inside.any():
         return atom_of, np.empty((0, rows.shape[1]), dtype=np.int64)
-    tuples, inv = np.unique(rows[inside], axis=0, return_inverse=True)
+    sub = rows[inside]
+    # one mixed-radix key per row (first column most significant) sorts like
+    # the rows themselves, so the tuples come out in np.unique(axis=0) order
+    radix = [int(sub[:, j].max()) + 2 for j in range(sub.shape[1])]
+    if int(np.prod([float(r) for r in radix])) < 2**62:
+        key = np.zeros(len(sub), dtype=np.int64)
+        for j, r in enumerate(radix):
+            key = key * r + (sub[:, j] + 1)
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        tuples = sub[first]
+    else:
+        tuples, inv = np.unique(sub, axis=0, return_inverse=True)
     atom_of[inside] = np.asarray(inv).ravel()
     return atom_of, tuples
 
@@ -1278,6 +1356,33 @@ class _Slivers:
         return out
 
 
+def _components(
+    n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Connected components of the graph on ``0..n-1`` with edges ``(a, b)``.
+
+    Each node gets the smallest node of its component (so the components sort
+    as :func:`scipy.sparse.csgraph.connected_components` numbers them). Roots
+    are hooked under the smaller root of every edge joining two trees, then
+    the trees are flattened by pointer jumping, until no edge joins two trees
+    (a few rounds; numpy only, which spares the import of scipy.sparse).
+    """
+    parent = np.arange(n, dtype=np.int64)
+    while len(a):
+        ra, rb = parent[a], parent[b]
+        join = ra != rb
+        if not join.any():
+            break
+        a, b, ra, rb = a[join], b[join], ra[join], rb[join]
+        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))
+        while True:
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+    return parent
+
+
 def _merge_slivers(
     arr: _engine.Arrangement,
     atom_of: npt.NDArray[np.int64],
@@ -1293,19 +1398,12 @@ def _merge_slivers(
 
     Returns the atom (row of *tuples*, after merging) of each face.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     n_faces = len(atom_of)
     e = arr.edges
     al = np.where(e.left >= 0, atom_of[np.maximum(e.left, 0)], -1)
     ar = np.where(e.right >= 0, atom_of[np.maximum(e.right, 0)], -1)
     same = (al == ar) & (al >= 0)
-    graph = coo_matrix(
-        (np.ones(int(same.sum())), (e.left[same], e.right[same])),
-        shape=(n_faces, n_faces),
-    )
-    _, comp_all = connected_components(graph, directed=False)
+    comp_all = _components(n_faces, e.left[same], e.right[same])
     inside = atom_of >= 0
     comp_ids, comp = np.unique(comp_all[inside], return_inverse=True)
     comp_of = np.full(n_faces, -1, dtype=np.int64)
@@ -1366,7 +1464,7 @@ def _merge_slivers(
     if len(pa) and is_sliver.any():
         keep = is_sliver[pa]
         pa, pb, plen = pa[keep], pb[keep], plen[keep]
-        o = np.lexsort((pb, pa))
+        o = np.argsort(pa * nc + pb, kind="stable")  # = lexsort((pb, pa))
         pa, pb, plen = pa[o], pb[o], plen[o]
         first = _engine._run_starts(pa, pb)
         starts = np.flatnonzero(first)

@@ -237,7 +237,7 @@ def _run_partition(
     faces, face_cell, units, hits, edges, anomalies = _engine.arrange_cells(
         tree.ps, tree.cells, n_layers, grid, 1
     )
-    face_area = _atlas._face_areas(faces, 1)
+    face_area = _atlas._face_areas(faces, 1, grid)
     two = (edges.left >= 0) & (edges.right >= 0)
     one = ~two
     open_left = edges.left[one] >= 0
