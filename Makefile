@@ -34,12 +34,14 @@ install: $(STAMP)
 DEMO_LAYERS ?= mrc,cisss,rls,css,cs_anglo
 
 demo: $(STAMP)
-	@echo "== 1/3 Couches : chargement et validation de toute la province"
+	@echo "== 1/4 Couches : chargement et validation de toute la province"
 	$(BIN)/geodecoupage layers check --all
-	@echo "== 2/3 Audit de la province : incohérence et surconcertation (tables = MRC)"
-	$(BIN)/geodecoupage audit --layers $(DEMO_LAYERS) --tables mrc -o $(OUT)/audit-province --overwrite
-	@echo "== 3/3 Rapport HTML autonome (hors ligne)"
-	$(BIN)/geodecoupage report --layers $(DEMO_LAYERS) --tables mrc -o $(OUT)/rapport-province.html --overwrite
+	@echo "== 2/4 Atlas de la province, construit une seule fois (population comprise)"
+	$(BIN)/geodecoupage atlas build --layers $(DEMO_LAYERS) --population -o $(OUT)/atlas-province.gpkg --overwrite
+	@echo "== 3/4 Audit de la province : incohérence et surconcertation (tables = MRC)"
+	$(BIN)/geodecoupage audit --atlas $(OUT)/atlas-province.gpkg --layers $(DEMO_LAYERS) --tables mrc -o $(OUT)/audit-province --overwrite
+	@echo "== 4/4 Rapport HTML autonome (hors ligne)"
+	$(BIN)/geodecoupage report --atlas $(OUT)/atlas-province.gpkg --layers $(DEMO_LAYERS) --tables mrc -o $(OUT)/rapport-province.html --overwrite
 
 lint: $(STAMP)
 	$(BIN)/ruff check geodecoupage tests benchmarks

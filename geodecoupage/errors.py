@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from geodecoupage.layers.validate import Issue
 
 __all__ = [
+    "AtlasReadError",
     "CoverageError",
     "CoverageWarning",
     "DataIntegrityError",
@@ -52,6 +53,10 @@ class LayerUnavailableError(GeodecoupageError, FileNotFoundError):
 
 class LayerReadError(GeodecoupageError, ValueError):
     """A file that exists but cannot be read as a polygon layer."""
+
+
+class AtlasReadError(LayerReadError):
+    """A file that cannot be read back as a saved atlas (see ``read_atlas``)."""
 
 
 class MissingCRSError(GeodecoupageError, ValueError):

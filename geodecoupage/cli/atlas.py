@@ -22,7 +22,6 @@ from geodecoupage.reports.inputs import read_inputs, read_population
 
 logger = logging.getLogger(__name__)
 
-_ATLAS_SUFFIXES = {".gpkg": "GPKG", ".parquet": "parquet", ".geoparquet": "parquet"}
 _XW_FORMATS = ("csv", "json", "gpkg")
 
 
@@ -100,11 +99,14 @@ def build(
     scheduler: str | None,
     population_support: str,
 ) -> None:
-    """Build the atlas of --layers and write its atoms (GeoPackage or GeoParquet).
+    """Build the atlas of --layers and save it (GeoPackage or GeoParquet).
 
     One row per atom: one code column per layer (empty where the layer does not
     cover), area_m2 (equal-area), population, n_parts, geometry (EPSG:32198).
-    A summary goes to stderr.
+    The file also holds the slivers and the atlas parameters, so audit, report,
+    map and crosswalk can reuse it with --atlas FILE instead of building the
+    atlas again (geodecoupage.overlay.read_atlas in Python). A summary goes to
+    stderr.
 
     \b
     Examples:
@@ -115,9 +117,11 @@ def build(
       geodecoupage atlas build --layers mrc,rls,css --engine dask -o atlas.gpkg
       geodecoupage atlas build --layers mrc,rls --engine dask \\
           --scheduler tcp://10.0.0.5:8786 -o atlas.gpkg
+      geodecoupage audit --atlas atlas.gpkg --layers mrc,rls --tables mrc -o out/
     """
-    from geodecoupage._io import atomic_path, check_writable
-    from geodecoupage.overlay import build_atlas
+    from geodecoupage._io import check_writable
+    from geodecoupage.overlay import build_atlas, save_atlas
+    from geodecoupage.overlay.io import ATLAS_SUFFIXES
 
     if not layers:
         msg = "--layers is required, e.g. --layers mrc,rls,css."
@@ -128,8 +132,7 @@ def build(
     if scheduler is not None and engine != "dask":
         msg = "--scheduler needs --engine dask."
         raise click.UsageError(msg)
-    driver = _ATLAS_SUFFIXES.get(output.suffix.lower())
-    if driver is None:
+    if output.suffix.lower() not in ATLAS_SUFFIXES:
         msg = (
             f"Cannot tell the format of {str(output)!r}: use a .gpkg (GeoPackage) "
             f"or .parquet (GeoParquet) file name."
@@ -145,11 +148,7 @@ def build(
         kwargs.update(engine="dask", scheduler=scheduler)
     result = build_atlas(data, **kwargs)
     atoms = result.atoms
-    with atomic_path(output, overwrite=overwrite) as tmp:
-        if driver == "GPKG":
-            atoms.to_file(tmp, driver="GPKG", layer="atoms")
-        else:
-            atoms.to_parquet(tmp)
+    save_atlas(result, output, overwrite=overwrite)
     cov = result.coverage()
     p = result.params
     click.echo(
@@ -210,6 +209,7 @@ def _check_pair_keys(source: str, target: str, territory: Any) -> None:
     help="Keep the parts of a unit the other layer does not cover (empty code).",
 )
 @options.data_dir
+@options.atlas
 @options.output
 @options.overwrite
 @options.min_area_m2
@@ -223,6 +223,7 @@ def crosswalk(
     fmt: str | None,
     include_gaps: bool,
     data_dir: Path | None,
+    atlas_path: Path | None,
     output: Path | None,
     overwrite: bool,
     min_area_m2: float | None,
@@ -247,11 +248,22 @@ def crosswalk(
       geodecoupage crosswalk rls css --format gpkg -o rls_css.gpkg
       geodecoupage crosswalk territoire cisss --territory demarches.gpkg \\
           --code-col id -o demarches_cisss.csv
+      geodecoupage crosswalk mrc rls --atlas atlas.gpkg -o mrc_rls.csv
+
+    With --atlas FILE (from geodecoupage atlas build), the crosswalk is read off
+    the saved atlas: SOURCE and TARGET must be among its layers (a territory key
+    too), --weight population needs an atlas built with --population, and
+    --territory, --min-area-m2, --snap-m and --population-support are refused.
     """
     from geodecoupage._io import atomic_path, check_writable
     from geodecoupage.overlay import build_atlas
 
-    _check_pair_keys(source, target, territory)
+    if atlas_path is not None:
+        options.reject_with_atlas(
+            click.get_current_context(), options.ATLAS_BUILD_PARAMS
+        )
+    else:
+        _check_pair_keys(source, target, territory)
     if fmt is None:
         suffix = output.suffix.lower().lstrip(".") if output is not None else ""
         fmt = suffix if suffix in _XW_FORMATS else "csv"
@@ -260,15 +272,18 @@ def crosswalk(
         raise click.UsageError(msg)
     if output is not None:
         check_writable(output, overwrite=overwrite)
-    tkey = territory.key if territory is not None else None
-    data = read_inputs(
-        [k for k in (source, target) if k != tkey], data_dir, territory=territory
-    )
-    kwargs = _atlas_kwargs(min_area_m2, snap_m)
-    if weight == "population":
-        kwargs["population"] = read_population(data_dir, required=True)
-        kwargs["population_support"] = population_support
-    result = build_atlas(data, **kwargs)
+    if atlas_path is not None:
+        result = _saved_atlas_for(atlas_path, source, target, weight)
+    else:
+        tkey = territory.key if territory is not None else None
+        data = read_inputs(
+            [k for k in (source, target) if k != tkey], data_dir, territory=territory
+        )
+        kwargs = _atlas_kwargs(min_area_m2, snap_m)
+        if weight == "population":
+            kwargs["population"] = read_population(data_dir, required=True)
+            kwargs["population_support"] = population_support
+        result = build_atlas(data, **kwargs)
     table = result.crosswalk(
         source,
         target,
@@ -296,6 +311,29 @@ def crosswalk(
             tmp.write_bytes(text.encode("utf-8"))
     if output is not None:
         click.echo(f"{len(table)} rows -> {output}", err=True)
+
+
+def _saved_atlas_for(path: Path, source: str, target: str, weight: str) -> Any:
+    """The saved atlas, checked to hold SOURCE, TARGET (and populations)."""
+    from geodecoupage.overlay import read_atlas
+
+    result = read_atlas(path)
+    for name, value in (("SOURCE", source), ("TARGET", target)):
+        if value not in result.layers:
+            msg = (
+                f"{value!r} is not a layer of the atlas {str(path)!r}, which holds "
+                f"{', '.join(result.layers)}; choose one of these, or build an "
+                f"atlas with it."
+            )
+            raise click.BadParameter(msg, param_hint=f"'{name}'")
+    if weight == "population" and not result.atoms["population"].notna().any():
+        msg = (
+            f"--weight population: the atlas {str(path)!r} has no population (it "
+            f"was built without --population). Rebuild it with geodecoupage atlas "
+            f"build --population, or use --weight area."
+        )
+        raise click.UsageError(msg)
+    return result
 
 
 def _pair_geometries(atoms: Any, source: str, target: str, table: Any) -> Any:

@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 @click.command("audit")
 @options.data_dir
+@options.atlas
 @options.layers
 @options.territory
 @click.option(
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 @options.overwrite
 def audit(
     data_dir: Path | None,
+    atlas_path: Path | None,
     layers: tuple[str, ...] | None,
     territory: Any,
     tables: str | None,
@@ -71,11 +73,17 @@ def audit(
       geodecoupage audit --layers mrc,rls --threshold 0.05 --lang en | jq .pairs
       geodecoupage audit --territory demarches.gpkg --code-col id \\
           --layers cisss,css,municipalites --region 05 -o estrie/
+      geodecoupage atlas build --layers mrc,rls,css --population -o qc.gpkg
+      geodecoupage audit --atlas qc.gpkg --layers mrc,rls,css --tables mrc -o out/
+      geodecoupage audit --atlas qc.gpkg --layers mrc,rls,css --region 06 -o mtl/
+
+    With --atlas FILE, the saved atlas is used as it is (no overlay): options
+    that would change it (--min-area-m2, --population/--no-population,
+    --territory) are refused, and --region audits the region inside the saved
+    atlas, as the batch audit does.
     """
     from geodecoupage.metrics import OUTPUT_FILES
     from geodecoupage.metrics import audit as run_audit
-    from geodecoupage.overlay.atlas import build_atlas
-    from geodecoupage.reports.inputs import select_inputs_region
 
     tkey = territory.key if territory is not None else None
     catalogue = list(layers or ())
@@ -100,6 +108,65 @@ def audit(
             check_writable(output / name, overwrite=False)
     if tables is not None and tables not in keys:
         keys.append(tables)
+    if atlas_path is not None:
+        options.reject_with_atlas(
+            click.get_current_context(), options.ATLAS_BUILD_PARAMS
+        )
+        from geodecoupage.reports.inputs import read_saved_atlas
+
+        saved = read_saved_atlas(atlas_path, keys, data_dir, region=region)
+        result = run_audit(
+            saved.atlas,
+            layers=keys,
+            tables=tables,
+            threshold=threshold,
+            tolerance_m=tolerance_m,
+            within=None
+            if saved.within is None
+            else {k: list(v) for k, v in saved.within.items()},
+            names=saved.names,
+        )
+    else:
+        result = _audit_built(
+            keys,
+            tkey=tkey,
+            tables=tables,
+            data_dir=data_dir,
+            territory=territory,
+            region=region,
+            threshold=threshold,
+            min_area_m2=min_area_m2,
+            tolerance_m=tolerance_m,
+            population=population,
+            lang=lang,
+        )
+    if output is None:
+        click.echo(result.to_json(lang=lang), nl=False)
+        click.echo(result.summary(lang=lang), err=True, nl=False)
+        return
+    result.write(output, overwrite=overwrite, lang=lang)
+    click.echo(result.summary(lang=lang), nl=False)
+
+
+def _audit_built(
+    keys: list[str],
+    *,
+    tkey: str | None,
+    tables: str | None,
+    data_dir: Path | None,
+    territory: Any,
+    region: str | None,
+    threshold: float,
+    min_area_m2: float | None,
+    tolerance_m: float,
+    population: bool,
+    lang: str,
+) -> Any:
+    """Read the layers, build their atlas and audit it."""
+    from geodecoupage.metrics import audit as run_audit
+    from geodecoupage.overlay.atlas import build_atlas
+    from geodecoupage.reports.inputs import select_inputs_region
+
     read_keys = [k for k in keys if k != tkey]
     if region is not None and "mrc" not in read_keys:
         read_keys.append("mrc")
@@ -119,7 +186,7 @@ def audit(
         if surface is not None:
             kwargs["population"] = surface
     atlas = build_atlas(data, **kwargs)
-    result = run_audit(
+    return run_audit(
         atlas,
         layers=keys,
         tables=tables,
@@ -128,9 +195,3 @@ def audit(
         within=within,
         names=names,
     )
-    if output is None:
-        click.echo(result.to_json(lang=lang), nl=False)
-        click.echo(result.summary(lang=lang), err=True, nl=False)
-        return
-    result.write(output, overwrite=overwrite, lang=lang)
-    click.echo(result.summary(lang=lang), nl=False)

@@ -210,6 +210,13 @@ def with_batch(cmd: click.Command) -> click.Command:
                 "not with --all-regions or --config."
             )
             raise click.UsageError(msg)
+        if params.get("atlas_path") is not None and (all_regions or config_path):
+            msg = (
+                "--atlas audits one territory (the province or --region) in a saved "
+                "atlas, not with --all-regions or --config: the batch builds its "
+                "province atlas once itself."
+            )
+            raise click.UsageError(msg)
         if not all_regions:
             if jobs != 1 or force:
                 msg = "--jobs and --force go with --all-regions."

@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 @click.command("map")
 @options.data_dir
+@options.atlas
 @options.layers
 @options.territory
 @options.region
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 @options.overwrite
 def map_(
     data_dir: Path | None,
+    atlas_path: Path | None,
     layers: tuple[str, ...] | None,
     territory: Any,
     region: str | None,
@@ -71,6 +73,11 @@ def map_(
       geodecoupage map --layers mtl_arrondissements,cisss --region 06 -o mtl.html
       geodecoupage map --territory demarches.gpkg --code-col id --name-col nom \\
           --layers cisss,css -o demarches.html
+      geodecoupage map --atlas qc.gpkg --layers mrc,rls --region 06 -o mtl.html
+
+    With --atlas FILE (from geodecoupage atlas build), the saved atlas gives the
+    crosswalks (and populations, if it has them): --min-area-m2,
+    --population/--no-population and --territory are refused.
     """
     from geodecoupage._io import check_writable
     from geodecoupage.cli.report import layer_keys, prepare
@@ -81,9 +88,13 @@ def map_(
     if output is None:
         msg = "give the map's path with -o, e.g. -o carte.html."
         raise click.UsageError(msg)
+    if atlas_path is not None:
+        options.reject_with_atlas(
+            click.get_current_context(), options.ATLAS_BUILD_PARAMS
+        )
     check_writable(output, overwrite=overwrite)
     bounds = None
-    if len(keys) == 1 and region is None:
+    if len(keys) == 1 and region is None and atlas_path is None:
         catalogue = keys if territory is None else []  # the one layer shown
         data = read_inputs(catalogue, data_dir, territory=territory, lang=lang)
         atlas = None
@@ -96,6 +107,7 @@ def map_(
             population=population,
             territory=territory,
             lang=lang,
+            atlas_path=atlas_path,
         )
         data, atlas = prep.layers, prep.atlas if len(keys) > 1 else None
         if prep.within is not None:

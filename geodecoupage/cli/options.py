@@ -114,6 +114,61 @@ lang = click.option(
 )
 
 
+atlas = click.option(
+    "--atlas",
+    "atlas_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Use the atlas saved by 'geodecoupage atlas build -o FILE' (.gpkg or "
+    ".parquet) instead of building one; --layers must be among its layers.",
+)
+
+
+def reject_with_atlas(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Usage error when an option of *names* that builds the atlas was given.
+
+    With ``--atlas FILE`` the atlas is used as saved: an option that would
+    change it (sliver threshold, snapping, population, territory, engine) was
+    fixed when it was built. Options left at their default are ignored.
+    """
+    from click.core import ParameterSource
+
+    given = []
+    for param in ctx.command.params:
+        if param.name not in names:
+            continue
+        source = ctx.get_parameter_source(param.name)
+        if source is not None and source is not ParameterSource.DEFAULT:
+            opts = [*param.opts, *param.secondary_opts]
+            given.append("/".join(o for o in opts if o.startswith("--")))
+    if given:
+        msg = (
+            f"--atlas FILE uses the atlas as it was saved: {', '.join(given)} would "
+            f"change it. Leave {'it' if len(given) == 1 else 'them'} out, or build "
+            f"a new atlas with them (geodecoupage atlas build ... -o FILE)."
+        )
+        raise click.UsageError(msg)
+
+
+#: Options that change the atlas, refused with ``--atlas``.
+ATLAS_BUILD_PARAMS = (
+    "min_area_m2",
+    "snap_m",
+    "population",
+    "population_support",
+    "engine",
+    "scheduler",
+    "territory",
+    "code_col",
+    "name_col",
+    "layer_name",
+    "declared_crs",
+    "dissolve",
+    "territory_key",
+)
+
+
 def fmt(*choices: str) -> Callable[[F], F]:
     """Return a ``--format`` option restricted to *choices* (first is default)."""
     return click.option(

@@ -35,14 +35,28 @@ def prepare(
     population: bool,
     territory: Any = None,
     lang: str = "fr",
+    atlas_path: Path | None = None,
 ) -> Prepared:
     """Read *keys* (and the *territory*), restrict them to *region*, build the atlas.
 
     *keys* may hold the territory's key; the territory is read from *territory*
-    (a :class:`geodecoupage.reports.inputs.TerritorySource`).
+    (a :class:`geodecoupage.reports.inputs.TerritorySource`). With *atlas_path*,
+    the saved atlas is read instead of built
+    (:func:`geodecoupage.reports.inputs.read_saved_atlas`; the region is then
+    studied inside it) and *min_area_m2*, *population* and *territory* are not
+    used: the caller refuses them (:func:`geodecoupage.cli.options.reject_with_atlas`).
     """
     from geodecoupage.overlay.atlas import build_atlas
-    from geodecoupage.reports.inputs import select_inputs_region
+    from geodecoupage.reports.inputs import read_saved_atlas, select_inputs_region
+
+    if atlas_path is not None:
+        saved = read_saved_atlas(atlas_path, keys, data_dir, region=region)
+        return Prepared(
+            layers={k: saved.layers[k] for k in keys},
+            atlas=saved.atlas,
+            within=None if saved.within is None else dict(saved.within),
+            names={k: dict(v) for k, v in saved.names.items()},
+        )
 
     tkey = territory.key if territory is not None else None
     read_keys = [k for k in keys if k != tkey]
@@ -93,6 +107,7 @@ def layer_keys(
 
 @click.command("report")
 @options.data_dir
+@options.atlas
 @options.layers
 @options.territory
 @click.option(
@@ -123,6 +138,7 @@ def layer_keys(
 @options.overwrite
 def report(
     data_dir: Path | None,
+    atlas_path: Path | None,
     layers: tuple[str, ...] | None,
     territory: Any,
     tables: str,
@@ -150,6 +166,11 @@ def report(
       geodecoupage report --layers mrc,rls,css --region 06 -o mtl.html --lang en
       geodecoupage report --territory demarches.gpkg --code-col id \\
           --layers cisss,css,municipalites -o demarches.html
+      geodecoupage report --atlas qc.gpkg --layers mrc,rls,css -o rapport.html
+
+    With --atlas FILE (from geodecoupage atlas build), the saved atlas is used
+    as it is: --min-area-m2, --population/--no-population and --territory are
+    refused; --region studies the region inside it.
     """
     from geodecoupage._io import check_writable
     from geodecoupage.metrics import audit as run_audit
@@ -175,6 +196,10 @@ def report(
             f"--tables: unknown layer {tables!r}; choose auto, none or one of {known}."
         )
         raise click.UsageError(msg)
+    if atlas_path is not None:
+        options.reject_with_atlas(
+            click.get_current_context(), options.ATLAS_BUILD_PARAMS
+        )
     check_writable(output, overwrite=overwrite)  # before the long computation
     prep = prepare(
         keys,
@@ -184,7 +209,10 @@ def report(
         population=population,
         territory=territory,
         lang=lang,
+        atlas_path=atlas_path,
     )
+    if atlas_path is not None:  # the atlas says whether it holds populations
+        population = bool(prep.atlas.atoms["population"].notna().any())
     if table_layer == "auto":
         auto = (tkey, "mrc", "mtl_quartiers")
         table_layer = next((k for k in auto if k is not None and k in keys), None)

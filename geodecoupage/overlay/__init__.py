@@ -15,6 +15,7 @@ from geodecoupage.overlay.atlas import (
     Atlas,
     build_atlas,
 )
+from geodecoupage.overlay.io import read_atlas, save_atlas
 
 __all__ = [
     "DEFAULT_MIN_AREA_M2",
@@ -23,4 +24,6 @@ __all__ = [
     "DEFAULT_SNAP_M",
     "Atlas",
     "build_atlas",
+    "read_atlas",
+    "save_atlas",
 ]

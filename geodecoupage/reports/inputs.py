@@ -32,15 +32,18 @@ from geodecoupage.i18n import pick
 
 if TYPE_CHECKING:
     from geodecoupage.metrics.region import RegionSelection
+    from geodecoupage.overlay.atlas import Atlas
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "SavedAtlasInputs",
     "TerritorySource",
     "check_territory_coverage",
     "read_inputs",
     "read_layers",
     "read_population",
+    "read_saved_atlas",
     "read_territory_input",
     "select_inputs_region",
 ]
@@ -384,3 +387,113 @@ def read_population(
     for w in caught:
         logger.warning("population: %s", w.message)
     return surface
+
+
+@dataclass(frozen=True)
+class SavedAtlasInputs:
+    """A saved atlas and what an audit, report or map needs besides it.
+
+    Attributes
+    ----------
+    atlas
+        The atlas read back (:func:`geodecoupage.overlay.read_atlas`).
+    layers
+        ``{key: canonical layer}`` of the catalogue keys asked for (for names and
+        maps), reduced to the units a region audit keeps when a region is given
+        (:func:`geodecoupage.metrics.region.select_region`); keys of the atlas
+        that are not catalogue layers (a user's territory) are absent.
+    within
+        ``{"mrc": codes}`` of the region, the ``within`` argument of the scores,
+        or None for the whole atlas.
+    names
+        ``{key: {code: name}}`` of the layers read.
+    """
+
+    atlas: Atlas
+    layers: Mapping[str, gpd.GeoDataFrame]
+    within: Mapping[str, tuple[str, ...]] | None
+    names: Mapping[str, Mapping[str, str]]
+
+
+def read_saved_atlas(
+    path: str | os.PathLike[str],
+    keys: Sequence[str],
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    region: str | None = None,
+) -> SavedAtlasInputs:
+    """Read a saved atlas for *keys*, and the catalogue layers for names and maps.
+
+    The atlas is used as saved: a region is audited inside it, as the batch
+    audit does with the province atlas (``within = {"mrc": codes}``, the MRC of
+    the region by the ``regions_code`` of the MRC layer), so a unit that
+    straddles two regions keeps the scores it has in the province. (An atlas
+    built for the region alone, ``geodecoupage audit --region`` without
+    ``--atlas``, agrees up to snapping noise.)
+
+    Parameters
+    ----------
+    path
+        Atlas file written by :func:`geodecoupage.overlay.save_atlas` or
+        ``geodecoupage atlas build``.
+    keys
+        Layer keys to analyse: all must be layers of the atlas.
+    data_dir
+        Data directory of the catalogue layers (names, maps, region's MRC).
+    region
+        Two-digit administrative region code, or None.
+
+    Returns
+    -------
+    SavedAtlasInputs
+        The atlas, layers, study territory and names.
+
+    Raises
+    ------
+    AtlasReadError
+        As :func:`geodecoupage.overlay.read_atlas`.
+    InvalidParameterError
+        If a key is not a layer of the atlas, or *region* is given and the atlas
+        has no ``mrc`` layer, or the region code is unknown.
+    UnknownLayerError, LayerUnavailableError, LayerReadError, DataIntegrityError
+        As :func:`read_layers`.
+    """
+    from geodecoupage.layers import LAYER_KEYS
+    from geodecoupage.overlay.io import read_atlas
+
+    atlas = read_atlas(path)
+    held = ", ".join(atlas.layers)
+    missing = [k for k in dict.fromkeys(keys) if k not in atlas.layers]
+    if missing:
+        msg = (
+            f"Layer(s) {', '.join(missing)} are not in the atlas {str(path)!r}, "
+            f"which holds {held}. Choose among these, or build an atlas with them: "
+            f"geodecoupage atlas build --layers {','.join([*atlas.layers, *missing])}"
+            f" -o FILE."
+        )
+        raise InvalidParameterError(msg)
+    if region is not None and "mrc" not in atlas.layers:
+        msg = (
+            f"A region is a set of MRC, but the atlas {str(path)!r} has no mrc "
+            f"layer (it holds {held}). Build the atlas with mrc, e.g. geodecoupage "
+            f"atlas build --layers {','.join([*atlas.layers, 'mrc'])} -o FILE, or "
+            f"leave out the region."
+        )
+        raise InvalidParameterError(msg)
+    read_keys = [k for k in dict.fromkeys(keys) if k in LAYER_KEYS]
+    if region is not None and "mrc" not in read_keys:
+        read_keys.append("mrc")
+    data: dict[str, gpd.GeoDataFrame] = read_layers(read_keys, data_dir)
+    within: dict[str, tuple[str, ...]] | None = None
+    if region is not None:
+        from geodecoupage.metrics.region import select_region
+
+        sel = select_region(data, region=region)
+        data = dict(sel.layers)
+        within = {"mrc": tuple(sel.mrc_codes)}
+    names = {
+        k: {str(c): str(n) for c, n in g["nom"].items()}
+        for k, g in data.items()
+        if "nom" in g.columns
+    }
+    return SavedAtlasInputs(atlas=atlas, layers=data, within=within, names=names)

@@ -169,7 +169,11 @@ def test_atlas_build_writes_the_atoms(tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"atlas{suffix}"
     res = run("atlas", "build", "--layers", "mrc,rls,css", "-o", str(out))
     assert res.exit_code == 0, res.output
-    atoms = gpd.read_file(out) if suffix == ".gpkg" else gpd.read_parquet(out)
+    atoms = (
+        gpd.read_file(out, layer="atoms")
+        if suffix == ".gpkg"
+        else gpd.read_parquet(out)
+    )
     assert {"mrc", "rls", "css", "area_m2", "population", "geometry"} <= set(
         atoms.columns
     )
@@ -181,7 +185,7 @@ def test_atlas_build_with_population(tmp_path: Path) -> None:
     out = tmp_path / "atlas.gpkg"
     res = run("atlas", "build", "--layers", "mrc,rls", "--population", "-o", str(out))
     assert res.exit_code == 0, res.output
-    atoms = gpd.read_file(out)
+    atoms = gpd.read_file(out, layer="atoms")
     total = demo_population()["population"].sum()
     assert atoms["population"].sum() == pytest.approx(total, rel=1e-6)
 

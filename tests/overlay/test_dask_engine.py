@@ -359,7 +359,8 @@ def test_cli_atlas_build_with_the_dask_engine(
         catch_exceptions=False,
     )
     assert res.exit_code == 0, res.output
-    a, b = gpd.read_file(out_local), gpd.read_file(out_dask)
+    a = gpd.read_file(out_local, layer="atoms")
+    b = gpd.read_file(out_dask, layer="atoms")
     pd.testing.assert_frame_equal(
         a.drop(columns="geometry"), b.drop(columns="geometry")
     )
