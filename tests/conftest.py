@@ -46,6 +46,18 @@ def demo_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("geodecoupage.layers.read_layer", read_layer)
 
 
+@pytest.fixture
+def demo_census(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``population_surface`` serve the demo population (CLI tests)."""
+    from geodecoupage.datasets.demo import demo_population
+
+    pop = demo_population()
+    monkeypatch.setattr(
+        "geodecoupage.overlay.population.population_surface",
+        lambda **_: pop.copy(),
+    )
+
+
 @pytest.fixture(scope="session")
 def quebec_data() -> Path:
     """The real-data mirror; tests using it are marked ``realdata``.

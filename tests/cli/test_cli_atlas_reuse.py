@@ -23,23 +23,8 @@ AUDIT = ["audit", "--layers", LAYERS, "--tables", "mrc"]
 
 
 @pytest.fixture(autouse=True)
-def demo_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    layers = demo_layers()
-    pop = demo_population()
-
-    def read_layer(key: str, **_: Any) -> Any:
-        from geodecoupage.errors import LayerUnavailableError
-
-        if key not in layers:
-            msg = f"Layer {key!r} is not in the demo territory."
-            raise LayerUnavailableError(msg)
-        return layers[key].copy()
-
-    monkeypatch.setattr("geodecoupage.layers.read_layer", read_layer)
-    monkeypatch.setattr(
-        "geodecoupage.overlay.population.population_surface",
-        lambda **_: pop.copy(),
-    )
+def demo_data(demo_catalogue: None, demo_census: None) -> None:
+    """Every test reads the demo layers and population (see tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -25,12 +25,8 @@ POP_COLUMNS = "population,pop_share_of_source,pop_share_of_target"
 
 
 @pytest.fixture(autouse=True)
-def demo_data(monkeypatch: pytest.MonkeyPatch, demo_catalogue: None) -> None:
-    pop = demo_population()
-    monkeypatch.setattr(
-        "geodecoupage.overlay.population.population_surface",
-        lambda **_: pop.copy(),
-    )
+def demo_data(demo_catalogue: None, demo_census: None) -> None:
+    """Every test reads the demo layers and population (see tests/conftest.py)."""
 
 
 def run(*args: str) -> Any:
