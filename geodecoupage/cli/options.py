@@ -151,6 +151,16 @@ def reject_with_atlas(ctx: click.Context, names: tuple[str, ...]) -> None:
         raise click.UsageError(msg)
 
 
+#: Parameters of the --territory options (read into one TerritorySource).
+_TERRITORY_PARAMS = (
+    "territory",
+    "code_col",
+    "name_col",
+    "layer_name",
+    "declared_crs",
+    "dissolve",
+    "territory_key",
+)
 #: Options that change the atlas, refused with ``--atlas``.
 ATLAS_BUILD_PARAMS = (
     "min_area_m2",
@@ -159,13 +169,7 @@ ATLAS_BUILD_PARAMS = (
     "population_support",
     "engine",
     "scheduler",
-    "territory",
-    "code_col",
-    "name_col",
-    "layer_name",
-    "declared_crs",
-    "dissolve",
-    "territory_key",
+    *_TERRITORY_PARAMS,
 )
 
 
@@ -229,17 +233,6 @@ def territory_file_options(via: str) -> Callable[[F], F]:
             help=f"With {via}: merge features sharing a code.",
         ),
     )
-
-
-_TERRITORY_PARAMS = (
-    "territory",
-    "code_col",
-    "name_col",
-    "layer_name",
-    "declared_crs",
-    "dissolve",
-    "territory_key",
-)
 
 
 def _territory_source(params: dict[str, Any]) -> Any:
