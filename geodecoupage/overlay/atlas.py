@@ -357,7 +357,7 @@ def _prepare_geoms(
         if units is not None and codes is not None
         else np.asarray([str(i) for i in frame.index], dtype=object)
     )
-    bad = ~(_finite_mask(given) & _finite_mask(geoms))
+    bad = ~_finite_mask(geoms)  # NaN/inf given stay NaN/inf once projected
     if bad.any():
         listed = tuple(dict.fromkeys(map(str, row_code[bad])))
         msg = (

@@ -5,7 +5,7 @@ exception that is not a :class:`~geodecoupage.errors.GeodecoupageError`, or a
 warning that is not one of geodecoupage's). The rule is the corpus rule
 (:mod:`make_corpus`): the library ends in a named exception or loads with its
 own warnings only, and the CLI (``layers check --file``) exits with 1 and a
-one-paragraph message, or 0. Findings not fixed yet are ``xfail(strict=True)``.
+one-paragraph message, or 0.
 """
 
 from __future__ import annotations
@@ -62,8 +62,6 @@ class FuzzCase:
     build: Callable[[Path], Path]
     kwargs: dict[str, Any] = field(default_factory=dict)
     cli_flags: tuple[str, ...] = ()
-    xfail: str | None = None  # reason, while the library is not fixed
-    cli_ok: bool = False  # the CLI already handles it (only the library xfails)
     kind: str = "territory"  # or "loader": read_layer("cs_anglo") of a data dir
     must_raise: bool = False  # loading (even with warnings) would hide the defect
 
@@ -216,7 +214,6 @@ CASES = [
     FuzzCase(
         "gpkg-with-a-damaged-application-id",
         _gpkg_bad_application_id,
-        cli_ok=True,
     ),
     FuzzCase(
         "dissolve-with-an-infinite-coordinate",
@@ -230,7 +227,6 @@ CASES = [
         _huge_coordinate,
         kwargs={"repair": False},
         cli_flags=("--no-repair",),
-        cli_ok=True,
         must_raise=True,
     ),
     FuzzCase(
@@ -248,43 +244,29 @@ CASES = [
         "loader-nan-coordinate",
         _loader_nan,
         kind="loader",
-        cli_ok=True,
     ),
     FuzzCase(
         "loader-one-dimensional-position",
         _loader_one_dimensional_position,
         kind="loader",
-        cli_ok=True,
     ),
     FuzzCase(
         "loader-geometry-without-type",
         _loader_geometry_without_type,
         kind="loader",
-        cli_ok=True,
     ),
     FuzzCase(
         "loader-code-as-a-json-list",
         _loader_list_code,
         kind="loader",
-        cli_ok=True,
     ),
 ]
 
 
-def _params(*, cli: bool = False) -> list[Any]:
-    return [
-        pytest.param(
-            c,
-            id=c.name,
-            marks=[pytest.mark.xfail(strict=True, reason=c.xfail)]
-            if c.xfail and not (cli and c.cli_ok)
-            else [],
-        )
-        for c in CASES
-    ]
+PARAMS = [pytest.param(c, id=c.name) for c in CASES]
 
 
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", PARAMS)
 def test_library_ends_in_a_named_error_or_loads_with_its_own_warnings(
     case: FuzzCase, tmp_path: Path
 ) -> None:
@@ -313,7 +295,7 @@ def test_library_ends_in_a_named_error_or_loads_with_its_own_warnings(
         assert gdf.geometry.is_valid.all()
 
 
-@pytest.mark.parametrize("case", _params(cli=True))
+@pytest.mark.parametrize("case", PARAMS)
 def test_cli_exits_cleanly(case: FuzzCase, tmp_path: Path) -> None:
     from geodecoupage.cli.main import cli
 
