@@ -279,9 +279,11 @@ def score_pieces(
         # one link only, its largest piece among its dominant ones: it joins one
         # envelope without chaining two, which changes the population-weighted
         # nesting of no one.
-        empty = (
-            out.groupby("base")["population"].transform("sum").to_numpy() < _MIN_PERSONS
-        )
+        # the table has one row per (base, layer, unit): a base unit's
+        # population is its sum within one layer (the largest, for gaps)
+        per_layer = out.groupby(["layer", "base"])["population"].transform("sum")
+        people = per_layer.groupby(out["base"]).transform("max").to_numpy()
+        empty = people < _MIN_PERSONS
         if empty.any():
             cand = out[empty & out["dominant_for_base"].to_numpy()]
             keep = cand.sort_values(

@@ -213,8 +213,10 @@ def test_atoms_as_base_units(territory) -> None:
     assert set(labels[west.to_numpy()]).isdisjoint(labels[~west.to_numpy()])
 
 
-def test_an_empty_base_unit_never_chains_two_envelopes() -> None:
-    # m3 has nobody (0.2 persons of allocation residue): mostly in css B (area),
+@pytest.mark.parametrize("residue", [0.2, 0.6])
+def test_an_empty_base_unit_never_chains_two_envelopes(residue: float) -> None:
+    # m3 has nobody (residue persons of allocation, < 1, counted once per layer:
+    # 0.6 in each of two layers is still 0.6 persons): mostly in css B (area),
     # but its MRC is that of m1; with population weights it joins one envelope
     pieces = pd.DataFrame(
         {
@@ -222,7 +224,7 @@ def test_an_empty_base_unit_never_chains_two_envelopes() -> None:
             "layer": ["css", "css", "css", "mrc"],
             "unit": ["A", "B", "B", "M1"],
             "area_m2": [10.0, 10.0, 5.0, 5.0],
-            "population": [100.0, 100.0, 0.2, 0.2],
+            "population": [100.0, 100.0, residue, residue],
         }
     )
     pieces = pd.concat(
