@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from geodecoupage.cli import options
-from geodecoupage.reports.inputs import read_inputs, read_population
+from geodecoupage.cli.report import prepare
 
 logger = logging.getLogger(__name__)
 
@@ -112,86 +112,28 @@ def audit(
         options.reject_with_atlas(
             click.get_current_context(), options.ATLAS_BUILD_PARAMS
         )
-        from geodecoupage.reports.inputs import read_saved_atlas
-
-        saved = read_saved_atlas(atlas_path, keys, data_dir, region=region)
-        result = run_audit(
-            saved.atlas,
-            layers=keys,
-            tables=tables,
-            threshold=threshold,
-            tolerance_m=tolerance_m,
-            within=None
-            if saved.within is None
-            else {k: list(v) for k, v in saved.within.items()},
-            names=saved.names,
-        )
-    else:
-        result = _audit_built(
-            keys,
-            tkey=tkey,
-            tables=tables,
-            data_dir=data_dir,
-            territory=territory,
-            region=region,
-            threshold=threshold,
-            min_area_m2=min_area_m2,
-            tolerance_m=tolerance_m,
-            population=population,
-            lang=lang,
-        )
+    prep = prepare(
+        keys,
+        data_dir=data_dir,
+        region=region,
+        min_area_m2=min_area_m2,
+        population=population,
+        territory=territory,
+        lang=lang,
+        atlas_path=atlas_path,
+    )
+    result = run_audit(
+        prep.atlas,
+        layers=keys,
+        tables=tables,
+        threshold=threshold,
+        tolerance_m=tolerance_m,
+        within=prep.within,
+        names=prep.names,
+    )
     if output is None:
         click.echo(result.to_json(lang=lang), nl=False)
         click.echo(result.summary(lang=lang), err=True, nl=False)
         return
     result.write(output, overwrite=overwrite, lang=lang)
     click.echo(result.summary(lang=lang), nl=False)
-
-
-def _audit_built(
-    keys: list[str],
-    *,
-    tkey: str | None,
-    tables: str | None,
-    data_dir: Path | None,
-    territory: Any,
-    region: str | None,
-    threshold: float,
-    min_area_m2: float | None,
-    tolerance_m: float,
-    population: bool,
-    lang: str,
-) -> Any:
-    """Read the layers, build their atlas and audit it."""
-    from geodecoupage.metrics import audit as run_audit
-    from geodecoupage.overlay.atlas import build_atlas
-    from geodecoupage.reports.inputs import select_inputs_region
-
-    read_keys = [k for k in keys if k != tkey]
-    if region is not None and "mrc" not in read_keys:
-        read_keys.append("mrc")
-    data = read_inputs(read_keys, data_dir, territory=territory, lang=lang)
-    within = None
-    kwargs: dict[str, Any] = {}
-    if region is not None:
-        sel = select_inputs_region(data, region=region, territory_key=tkey)
-        data = dict(sel.layers)
-        within = {k: list(v) for k, v in sel.within.items()}
-        kwargs["land"] = sel.land  # the selected RLS alone leave out land
-    names = {k: {str(c): str(n) for c, n in g["nom"].items()} for k, g in data.items()}
-    if min_area_m2 is not None:
-        kwargs["min_area_m2"] = min_area_m2
-    if population:
-        surface = read_population(data_dir)
-        if surface is not None:
-            kwargs["population"] = surface
-    atlas = build_atlas(data, **kwargs)
-    return run_audit(
-        atlas,
-        layers=keys,
-        tables=tables,
-        threshold=threshold,
-        tolerance_m=tolerance_m,
-        within=within,
-        names=names,
-    )
