@@ -1175,13 +1175,14 @@ def _warn_lost_units(
     if n_vis < 2 or len(atom_tuples) == 0:
         return off_mask
     present = atom_tuples >= 0
-    for li, key in enumerate(keys):
-        mine = present[:, li]
-        if not mine.any():
+    filled = [li for li in range(n_vis) if len(codes[li])]  # empty: warned above
+    for li in filled:
+        key, mine = keys[li], present[:, li]
+        rest_cols = [lj for lj in filled if lj != li]
+        if not mine.any() or not rest_cols:
             continue
-        others = np.delete(present, li, axis=1).any(axis=1)
-        if not (mine & others).any():
-            rest = ", ".join(k for k in keys if k != key)
+        if not (mine & present[:, rest_cols].any(axis=1)).any():
+            rest = ", ".join(keys[lj] for lj in rest_cols)
             warnings.warn(
                 f"Layer {key!r} shares no territory with any other layer ({rest}): "
                 f"its crosswalks are empty and its scores undefined. Check that "
