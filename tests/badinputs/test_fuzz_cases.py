@@ -233,6 +233,7 @@ CASES = [
         "loader-duplicate-code-with-an-infinite-coordinate",
         _loader_duplicate_infinite,
         kind="loader",
+        must_raise=True,
     ),
     FuzzCase(
         "loader-huge-coordinate-in-degrees",
@@ -244,6 +245,7 @@ CASES = [
         "loader-nan-coordinate",
         _loader_nan,
         kind="loader",
+        must_raise=True,
     ),
     FuzzCase(
         "loader-one-dimensional-position",

@@ -1,8 +1,8 @@
 """The distributed (Dask) atlas engine gives the local engine's atlas.
 
 Equality is checked against :func:`geodecoupage.overlay.build_atlas` on the same
-inputs: same code tuples in the same order, areas to 1e-9 relative, same
-population, same outlines vertex for vertex (``shapely.equals_exact`` with
+inputs: same code tuples in the same order, areas and population equal to the
+bit, same outlines vertex for vertex (``shapely.equals_exact`` with
 tolerance 0), same sliver report. Plus the
 partition-edge cases: an atom crossing four partitions, empty partitions, more
 partitions than cells, and the scheduler errors.
@@ -215,7 +215,7 @@ def test_same_atlas_on_the_demo_territory(client: Any) -> None:
     pd.testing.assert_frame_equal(
         other.crosswalk("municipalites", "rls", weight="population"),
         local.crosswalk("municipalites", "rls", weight="population"),
-        rtol=1e-9,
+        check_exact=True,
     )
 
 
@@ -362,7 +362,7 @@ def test_cli_atlas_build_with_the_dask_engine(
     a = gpd.read_file(out_local, layer="atoms")
     b = gpd.read_file(out_dask, layer="atoms")
     pd.testing.assert_frame_equal(
-        a.drop(columns="geometry"), b.drop(columns="geometry")
+        a.drop(columns="geometry"), b.drop(columns="geometry"), check_exact=True
     )
     assert shapely.equals_exact(a.geometry.values, b.geometry.values, 0.0).all()
 
