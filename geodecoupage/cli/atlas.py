@@ -18,6 +18,7 @@ import click
 
 from geodecoupage.cli import options
 from geodecoupage.layers import LAYER_KEYS
+from geodecoupage.metrics._atlas import has_population
 from geodecoupage.reports.inputs import read_inputs, read_population
 
 logger = logging.getLogger(__name__)
@@ -326,7 +327,7 @@ def _saved_atlas_for(path: Path, source: str, target: str, weight: str) -> Any:
                 f"atlas with it."
             )
             raise click.BadParameter(msg, param_hint=f"'{name}'")
-    if weight == "population" and not result.atoms["population"].notna().any():
+    if weight == "population" and not has_population(result):
         msg = (
             f"--weight population: the atlas {str(path)!r} has no population (it "
             f"was built without --population). Rebuild it with geodecoupage atlas "

@@ -167,8 +167,6 @@ ATLAS_BUILD_PARAMS = (
     "snap_m",
     "population",
     "population_support",
-    "engine",
-    "scheduler",
     *_TERRITORY_PARAMS,
 )
 

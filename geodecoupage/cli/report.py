@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from geodecoupage.cli import options
+from geodecoupage.metrics._atlas import has_population
 from geodecoupage.reports.inputs import read_inputs, read_population
 
 logger = logging.getLogger(__name__)
@@ -212,7 +213,7 @@ def report(
         atlas_path=atlas_path,
     )
     if atlas_path is not None:  # the atlas says whether it holds populations
-        population = bool(prep.atlas.atoms["population"].notna().any())
+        population = has_population(prep.atlas)
     if table_layer == "auto":
         auto = (tkey, "mrc", "mtl_quartiers")
         table_layer = next((k for k in auto if k is not None and k in keys), None)
