@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import geopandas as gpd
@@ -29,6 +28,7 @@ from geodecoupage.layers._processors import PROCESSORS
 from geodecoupage.layers._registry import LayerSpec, SourceSpec, get_spec
 from geodecoupage.layers.territory import _pyogrio_read
 from geodecoupage.layers.validate import (
+    _finite_mask,
     _polygonal_part,
     check_layer,
     repair_layer,
@@ -180,7 +180,7 @@ def standardise(
         n_before = len(out)
         geom = out.geometry.name
         geoms = out.geometry.to_numpy()
-        finite = _finite_rows(geoms)
+        finite = _finite_mask(geoms)
         if not finite.all():
             bad_codes = sorted(set(out.loc[~finite, "code"].astype(str)))
             msg = (
@@ -205,15 +205,6 @@ def standardise(
     ordered = ["code", "nom", "layer", *source.parents, *source.extra]
     ordered += [c for c in out.columns if c not in ordered and c != out.geometry.name]
     return out[[*ordered, out.geometry.name]].set_index("code")
-
-
-def _finite_rows(geoms: np.ndarray) -> np.ndarray:
-    """True for each geometry whose coordinates are all finite (or that is None)."""
-    coords, index = shapely.get_coordinates(geoms, return_index=True)
-    bad = np.unique(index[~np.isfinite(coords).all(axis=1)])
-    ok = np.ones(len(geoms), dtype=bool)
-    ok[bad] = False
-    return ok
 
 
 def _read_file(path: Path, key: str) -> gpd.GeoDataFrame:

@@ -255,23 +255,10 @@ def components(n: int, pairs: IntArray, same: np.ndarray) -> IntArray:
 
     Notes
     -----
-    Vectorised label propagation: every link pulls both ends to the smaller
-    label, then labels jump to their label's label, until nothing changes.
+    Union of trees with pointer jumping, shared with the atlas's sliver
+    pieces (:func:`geodecoupage.overlay._engine.components`).
     """
-    labels = np.arange(n, dtype="int64")
+    from geodecoupage.overlay._engine import components as _components
+
     links = pairs[np.asarray(same, dtype=bool)]
-    if links.size == 0:
-        return labels
-    p, q = links[:, 0], links[:, 1]
-    while True:
-        low = np.minimum(labels[p], labels[q])
-        before = labels.copy()
-        np.minimum.at(labels, p, low)
-        np.minimum.at(labels, q, low)
-        while True:  # pointer jumping
-            jumped = labels[labels]
-            if np.array_equal(jumped, labels):
-                break
-            labels = jumped
-        if np.array_equal(labels, before):
-            return labels
+    return _components(n, links[:, 0].astype("int64"), links[:, 1].astype("int64"))

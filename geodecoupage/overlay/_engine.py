@@ -1213,3 +1213,30 @@ def _row_ids(rows: IntArray) -> IntArray:
     key = (x - int(x.min())) * span + (y - y0)
     _, inv = np.unique(key, return_inverse=True)
     return np.asarray(inv, dtype=np.int64).ravel()
+
+
+def components(
+    n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Connected components of the graph on ``0..n-1`` with edges ``(a, b)``.
+
+    Each node gets the smallest node of its component (so the components sort
+    as :func:`scipy.sparse.csgraph.connected_components` numbers them). Roots
+    are hooked under the smaller root of every edge joining two trees, then
+    the trees are flattened by pointer jumping, until no edge joins two trees
+    (a few rounds; numpy only, which spares the import of scipy.sparse).
+    """
+    parent = np.arange(n, dtype=np.int64)
+    while len(a):
+        ra, rb = parent[a], parent[b]
+        join = ra != rb
+        if not join.any():
+            break
+        a, b, ra, rb = a[join], b[join], ra[join], rb[join]
+        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))
+        while True:
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+    return parent

@@ -1357,33 +1357,6 @@ class _Slivers:
         return out
 
 
-def _components(
-    n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    """Connected components of the graph on ``0..n-1`` with edges ``(a, b)``.
-
-    Each node gets the smallest node of its component (so the components sort
-    as :func:`scipy.sparse.csgraph.connected_components` numbers them). Roots
-    are hooked under the smaller root of every edge joining two trees, then
-    the trees are flattened by pointer jumping, until no edge joins two trees
-    (a few rounds; numpy only, which spares the import of scipy.sparse).
-    """
-    parent = np.arange(n, dtype=np.int64)
-    while len(a):
-        ra, rb = parent[a], parent[b]
-        join = ra != rb
-        if not join.any():
-            break
-        a, b, ra, rb = a[join], b[join], ra[join], rb[join]
-        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))
-        while True:
-            up = parent[parent]
-            if np.array_equal(up, parent):
-                break
-            parent = up
-    return parent
-
-
 def _merge_slivers(
     arr: _engine.Arrangement,
     atom_of: npt.NDArray[np.int64],
@@ -1404,7 +1377,7 @@ def _merge_slivers(
     al = np.where(e.left >= 0, atom_of[np.maximum(e.left, 0)], -1)
     ar = np.where(e.right >= 0, atom_of[np.maximum(e.right, 0)], -1)
     same = (al == ar) & (al >= 0)
-    comp_all = _components(n_faces, e.left[same], e.right[same])
+    comp_all = _engine.components(n_faces, e.left[same], e.right[same])
     inside = atom_of >= 0
     comp_ids, comp = np.unique(comp_all[inside], return_inverse=True)
     comp_of = np.full(n_faces, -1, dtype=np.int64)

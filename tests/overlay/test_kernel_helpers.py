@@ -17,7 +17,8 @@ import shapely
 
 from geodecoupage.crs import area_m2
 from geodecoupage.overlay import _engine
-from geodecoupage.overlay.atlas import _components, _face_areas, _group_rows
+from geodecoupage.overlay._engine import components as _components
+from geodecoupage.overlay.atlas import _face_areas, _group_rows
 
 
 def _faces() -> np.ndarray:
