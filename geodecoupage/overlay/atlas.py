@@ -809,7 +809,6 @@ class _Prepared:
     width_max: float
     tau: float
     max_load: int
-    has_mask: bool
     mask_col: int | None
     pop_col: int | None
     counts: npt.NDArray[np.float64] | None
@@ -922,7 +921,6 @@ def _prepare(
         width_max=width_max,
         tau=tau,
         max_load=int(max_load),
-        has_mask=land_mask is not None,
         mask_col=mask_col,
         pop_col=pop_col,
         counts=counts,
@@ -1049,7 +1047,7 @@ def _finish(
         "max_load": prep.max_load,
         "work_crs": WORK_CRS,
         "area_crs": AREA_CRS,
-        "land_mask": prep.has_mask,
+        "land_mask": prep.mask_col is not None,
         "units_outside_land_mask": off_mask,
         "n_faces": int(inside.sum()),
         "n_atoms_before_slivers": int(n_atoms0),

@@ -821,7 +821,7 @@ def normalise_ctuid(code: object) -> str:
     raise DataIntegrityError(msg)
 
 
-def _read_municipal_polygons(data_dir: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
+def _read_municipal_polygons(data_dir: Path) -> gpd.GeoDataFrame:
     """Municipal polygons indexed by 5-digit code, from the catalogue loader.
 
     ``read_layer("municipalites")`` drops the 17 region features, dissolves the
@@ -831,7 +831,7 @@ def _read_municipal_polygons(data_dir: Path) -> tuple[gpd.GeoDataFrame, list[str
     """
     from geodecoupage.layers import read_layer
 
-    return read_layer("municipalites", data_dir=data_dir)[["geometry"]], []
+    return read_layer("municipalites", data_dir=data_dir)[["geometry"]]
 
 
 def population_surface(
@@ -912,8 +912,7 @@ def population_surface(
     root = resolve_data_dir(data_dir)
     notes: list[str] = []
     csd_path = _data_file(root, CSD_COUNTS, why="the census population by CSD")
-    mun, mun_notes = _read_municipal_polygons(root)
-    notes.extend(mun_notes)
+    mun = _read_municipal_polygons(root)
 
     raw = _read_counts(csd_path)
     ok = raw.index.str.fullmatch(r"24\d{5}")
