@@ -466,7 +466,7 @@ def test_population_surface_reads_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mun = _write_mirror(tmp_path)
-    monkeypatch.setattr(popmod, "_read_municipal_polygons", lambda root: (mun, []))
+    monkeypatch.setattr(popmod, "_read_municipal_polygons", lambda root: mun)
     s = population_surface(data_dir=tmp_path)
     # Plessisville V + PE (2016) are summed on today's code 32043
     assert s.polygons.set_index("source_code").loc["32043", "population"] == 10.0
@@ -489,7 +489,7 @@ def test_population_surface_errors(
     with pytest.raises(LayerUnavailableError, match=r"census2016_pop_by_csd_qc\.csv"):
         population_surface(data_dir=tmp_path)
     mun = _write_mirror(tmp_path)
-    monkeypatch.setattr(popmod, "_read_municipal_polygons", lambda root: (mun, []))
+    monkeypatch.setattr(popmod, "_read_municipal_polygons", lambda root: mun)
     (tmp_path / "statcan" / "ct_qc_2016.shp").unlink()
     with pytest.raises(LayerUnavailableError, match="tract refinement"):
         population_surface(data_dir=tmp_path)
